@@ -1,0 +1,58 @@
+# dkluq: two commands do everything on a fresh machine.
+#   make demo   create .venv, install, run ingest -> train -> predict -> scan on sample_data/
+#   make test   create/use the same .venv with the dev extra and run the test suite
+# Also: make bench (benchmarks/, slow, not in CI), make lint, make sample-data (needs chgnet).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+DKLUQ  := $(VENV)/bin/dkluq
+DEMO   ?= demo_out
+STAMP  := $(VENV)/.dkluq-installed
+
+.PHONY: demo test lint bench bench-quick sample-data clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# CPU build of torch from local disk first, so nothing pulls a multi-GB CUDA build
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(DKLUQ) ingest sample_data/vasp_runs -o $(DEMO)/vasp_table.csv
+	OMP_NUM_THREADS=1 $(DKLUQ) train sample_data/srtio3_lattice_energy.csv --inducing 50 \
+		--device cpu --seed 0 -o $(DEMO)/run
+	$(DKLUQ) predict $(DEMO)/run/model.pt $(DEMO)/vasp_table.csv -o $(DEMO)/vasp_predictions.csv
+	$(DKLUQ) predict $(DEMO)/run/model.pt sample_data/srtio3_ood.csv -o $(DEMO)/ood_predictions.csv
+	$(DKLUQ) scan $(DEMO)/run/model.pt --lattice-range 0.8 1.2 --points 61 -o $(DEMO)/scan
+	@echo
+	@echo "demo outputs:"
+	@echo "  table        $(DEMO)/vasp_table.csv (+ .rejected.csv, .extxyz)"
+	@echo "  model + plots $(DEMO)/run/ (model.pt, metrics.json, parity.png, calibration.png, ...)"
+	@echo "  predictions  $(DEMO)/vasp_predictions.csv, $(DEMO)/ood_predictions.csv"
+	@echo "  scan         $(DEMO)/scan/ (scan_1d.csv, scan_iso.csv, scan_2d_*.csv, *.png)"
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check dkluq_cli tests benchmarks sample_data
+
+bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	OMP_NUM_THREADS=1 $(PY) benchmarks/run_all.py
+
+bench-quick: $(STAMP)
+	$(PY) benchmarks/run_all.py --quick
+
+sample-data: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[sample-data]'
+	$(PY) sample_data/generate.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache

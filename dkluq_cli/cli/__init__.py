@@ -1,0 +1,1 @@
+"""The Typer command-line layer: options, rich output, and error translation only."""

@@ -1,0 +1,48 @@
+"""Shared fixtures: a CLI runner, ANSI stripping, paths to sample and shared data."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_data"
+SHARED_VASP = REPO.parent / "shared" / "vasp"
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def plain(text: str) -> str:
+    """Strip ANSI codes and rich box characters, and fold white space."""
+    return " ".join(_ANSI.sub("", text).replace("│", " ").split())
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"})
+
+
+@pytest.fixture
+def invoke(runner):
+    """Invoke the real dkluq app in-process; returns the click Result."""
+    from dkluq_cli.cli.app import app
+
+    def _invoke(*args: str):
+        return runner.invoke(app, [str(a) for a in args])
+
+    return _invoke
+
+
+@pytest.fixture(scope="session")
+def shared_vasp() -> Path:
+    if not SHARED_VASP.is_dir():
+        pytest.skip(
+            f"shared VASP corpus not found at {SHARED_VASP} (only present on dev machines/CI)"
+        )
+    return SHARED_VASP
