@@ -1,4 +1,4 @@
-"""``dkluq predict``."""
+"""``dkluq predict``: energy mean ± σ for new structures."""
 
 from __future__ import annotations
 
@@ -7,15 +7,52 @@ from typing import Annotated
 
 import typer
 
-from dkluq_cli.cli.common import command
-from dkluq_cli.errors import DkluqError, InputError
+from dkluq_cli.cli.common import command, echo_result, err_console
 
 
 @command
 def predict_cmd(
-    path: Annotated[Path, typer.Argument(help="Input.")],
+    model: Annotated[Path, typer.Argument(help="model.pt from `dkluq train` (or its run folder).")],
+    inputs: Annotated[
+        Path, typer.Argument(help="Table (CSV/Parquet), a POSCAR/CONTCAR, or a VASP run tree.")
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Predictions CSV (or .parquet).")
+    ] = Path("predictions.csv"),
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per forward pass.")] = 8192,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
 ) -> None:
-    """Not implemented yet."""
-    if not path.exists():
-        raise InputError(f"input path {path} does not exist", hint="check the path")
-    raise DkluqError("dkluq predict is not implemented yet")
+    """Predict the target with a calibrated σ, 95 % bounds and an in-domain flag for each row."""
+    from dkluq_cli.atomic import check_writable
+    from dkluq_cli.device import resolve_device
+    from dkluq_cli.model.io import load_model
+    from dkluq_cli.predict import load_inputs, output_columns, predict_frame, summarise
+    from dkluq_cli.table import write_table
+
+    check_writable(output, force=force)
+    surrogate = load_model(model, resolve_device(device))
+    df = load_inputs(inputs)
+    out = predict_frame(surrogate, df, source=str(inputs), batch_size=batch_size)
+    write_table(out, output, force=force)
+    s = summarise(out, surrogate.target)
+    cols = output_columns(surrogate.target)
+    console = err_console()
+    msg = (
+        f"{s['n']} rows → {output}: {s['n_in_domain']} in the training domain, "
+        f"mean {cols['std']} {s['mean_std']:.4g} {surrogate.target_unit}"
+    )
+    if "metrics" in s:
+        m = s["metrics"]
+        msg += (
+            f"; against the {surrogate.target} column: RMSE {m['rmse']:.4g}, "
+            f"coverage_95 {m['coverage_95']:.3f}, NLL {m['nll']:.3f}"
+        )
+    console.print(msg)
+    n_out = s["n"] - s["n_in_domain"]
+    if n_out:
+        console.print(
+            f"[yellow]{n_out} row(s) outside the training domain: treat their predictions as "
+            "extrapolation and check them with DFT[/]"
+        )
+    echo_result(str(output))

@@ -1,21 +1,278 @@
-"""``dkluq train``."""
+"""``dkluq train``: fit the SN-ResNet + SVGP surrogate and write a run directory."""
 
 from __future__ import annotations
 
+import signal
+from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
-from dkluq_cli.cli.common import command
-from dkluq_cli.errors import DkluqError, InputError
+from dkluq_cli.cli.common import command, echo_result, err_console, show_progress
+
+
+class Kernel(str, Enum):
+    matern12 = "matern12"
+    matern32 = "matern32"
+    matern52 = "matern52"
+    rbf = "rbf"
+
+
+class Init(str, Enum):
+    fcm = "fcm"
+    kmeans = "kmeans"
+    random = "random"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class _StopFlag:
+    """Set by SIGINT/SIGTERM: training finishes the current epoch, saves and stops."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __call__(self) -> bool:
+        return self.signal is not None
+
+    def handler(self, signum: int, _frame: object) -> None:
+        if self.signal is not None:  # second signal: stop hard
+            raise KeyboardInterrupt
+        self.signal = signum
+        err_console().print(
+            "[yellow]stopping after this epoch: saving the best state so far "
+            "(press Ctrl-C again to abort without saving)[/]"
+        )
 
 
 @command
 def train_cmd(
-    path: Annotated[Path, typer.Argument(help="Input.")],
+    table: Annotated[
+        Optional[Path],
+        typer.Argument(
+            help="Table from `dkluq ingest` (CSV/Parquet) with feature and target columns."
+        ),
+    ] = None,
+    inducing: Annotated[
+        int, typer.Option("--inducing", "-m", min=1, help="Number of inducing points m.")
+    ] = 50,
+    features: Annotated[
+        str, typer.Option(help="Comma-separated input columns.")
+    ] = "a,b,c,alpha,beta,gamma",
+    target: Annotated[
+        str, typer.Option(help="Target column (energy_eV, energy_per_atom_eV, ...).")
+    ] = "energy_eV",
+    init: Annotated[
+        Init, typer.Option(help="Initial inducing points: fuzzy c-means, k-means or random.")
+    ] = Init.fcm,
+    fuzzifier: Annotated[
+        str, typer.Option(help="FCM fuzzifier m_f, or 'auto' (Schwämmle–Jensen rule).")
+    ] = "auto",
+    init_subset: Annotated[
+        int, typer.Option(min=2, help="Rows clustered for the initial inducing points.")
+    ] = 1000,
+    kernel: Annotated[Kernel, typer.Option(help="GP base kernel.")] = Kernel.matern52,
+    width: Annotated[int, typer.Option(min=1, help="Feature width W.")] = 128,
+    depth: Annotated[int, typer.Option(min=0, help="Residual blocks D.")] = 4,
+    dropout: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Dropout in residual blocks.")
+    ] = 0.01,
+    activation: Annotated[str, typer.Option(help="relu, elu, silu or tanh.")] = "relu",
+    spectral_norm: Annotated[
+        bool,
+        typer.Option("--spectral-norm/--no-spectral-norm", help="Soft spectral normalisation."),
+    ] = True,
+    sn_coeff: Annotated[float, typer.Option(min=0.01, help="Spectral-norm bound c.")] = 0.95,
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs.")] = 300,
+    batch_size: Annotated[int, typer.Option(min=2, help="Minibatch size.")] = 256,
+    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate (cosine-decayed).")] = 3e-3,
+    ngd: Annotated[
+        bool, typer.Option("--ngd/--no-ngd", help="Natural-gradient steps for q(u).")
+    ] = False,
+    patience: Annotated[int, typer.Option(min=1, help="Early-stopping patience (epochs).")] = 40,
+    val_fraction: Annotated[float, typer.Option(help="Validation fraction.")] = 0.1,
+    test_fraction: Annotated[float, typer.Option(help="Test fraction.")] = 0.1,
+    split_file: Annotated[
+        Optional[Path], typer.Option(help="JSON with train/val/test row indices.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for python, numpy and torch.")] = 0,
+    device: Annotated[Device, typer.Option(help="Compute device.")] = Device.auto,
+    double: Annotated[bool, typer.Option("--double", help="Train in float64.")] = False,
+    threads: Annotated[int, typer.Option(min=0, help="torch threads (0 = torch default).")] = 1,
+    max_seconds: Annotated[
+        Optional[float], typer.Option(help="Stop training after this many seconds.")
+    ] = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("-o", "--output", help="Run directory (default runs/<table>-<time>)."),
+    ] = None,
+    resume: Annotated[
+        Optional[Path], typer.Option(help="Continue an interrupted run in this folder.")
+    ] = None,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures.")] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a non-empty run directory.")
+    ] = False,
+    stop_after_epoch: Annotated[
+        Optional[int], typer.Option(hidden=True, help="Simulate an interruption (tests).")
+    ] = None,
 ) -> None:
-    """Not implemented yet."""
-    if not path.exists():
-        raise InputError(f"input path {path} does not exist", hint="check the path")
-    raise DkluqError("dkluq train is not implemented yet")
+    """Train the deep-kernel GP on a lattice-energy table; writes model.pt, metrics and plots."""
+    from dkluq_cli.errors import InputError
+    from dkluq_cli.runs import default_run_dir
+    from dkluq_cli.training import TrainConfig
+
+    fuzz: str | float = fuzzifier
+    if fuzzifier != "auto":
+        try:
+            fuzz = float(fuzzifier)
+        except ValueError:
+            raise typer.BadParameter("a number > 1 or 'auto'", param_hint="--fuzzifier") from None
+        if fuzz <= 1.0:
+            raise typer.BadParameter("must be > 1", param_hint="--fuzzifier")
+    if resume is None and table is None:
+        raise InputError("no table given", hint="dkluq train TABLE.csv, or --resume RUN_DIR")
+    if table is not None and resume is None and not table.exists():
+        raise InputError(f"input table {table} does not exist", hint="check the path")
+    feature_list = [f.strip() for f in features.split(",") if f.strip()]
+    cfg = TrainConfig(
+        features=feature_list,
+        target=target,
+        inducing=inducing,
+        init=init.value,
+        fuzzifier=fuzz,
+        init_subset=init_subset,
+        kernel=kernel.value,
+        width=width,
+        depth=depth,
+        dropout=dropout,
+        activation=activation,
+        spectral_norm=spectral_norm,
+        sn_coeff=sn_coeff,
+        ngd=ngd,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        patience=patience,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        device=device.value,
+        double=double,
+        threads=threads or None,
+        max_seconds=max_seconds,
+    )
+    from dkluq_cli.device import resolve_device
+
+    resolve_device(cfg.device)  # fail before reading anything
+    run_dir = resume if resume is not None else (output or default_run_dir(table or "table"))
+    job = _run_with_progress(
+        table, cfg, run_dir, force, split_file, resume is not None, plots, stop_after_epoch
+    )
+    _summary(job)
+    echo_result(str(job.run_dir / "model.pt"))
+    if job.result.interrupted:
+        raise typer.Exit(code=130)
+
+
+def _run_with_progress(table, cfg, run_dir, force, split_file, resume, plots, stop_after_epoch):
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from dkluq_cli.train_job import run_training
+
+    stop = _StopFlag()
+    old = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, stop.handler)
+    except ValueError:  # not in the main thread (e.g. some test runners): no handlers
+        old = {}
+    bar = Progress(
+        TextColumn("[bold]train[/]"),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total}"),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err_console(),
+        disable=not show_progress(),
+        transient=False,
+    )
+    try:
+        with bar:
+            task = bar.add_task("train", total=cfg.epochs, info="")
+
+            def on_epoch(p):
+                bar.update(
+                    task,
+                    completed=p.epoch,
+                    info=f"loss {p.loss:.4g}  val RMSE {p.val_rmse:.4g}  val NLL {p.val_nll:.3f}",
+                )
+
+            return run_training(
+                table,
+                cfg,
+                Path(run_dir),
+                force=force,
+                split_file=split_file,
+                resume=resume,
+                plots=plots,
+                progress=on_epoch,
+                should_stop=stop,
+                stop_after_epoch=stop_after_epoch,
+            )
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _summary(job) -> None:
+    from rich.table import Table
+
+    m = job.metrics
+    unit = job.result.surrogate.target_unit
+    t = Table(title=f"dkluq train → {job.run_dir}", show_edge=False)
+    t.add_column("split")
+    for col in ("rmse", "mae", "nll", "coverage_95", "miscal_area"):
+        t.add_column(col, justify="right")
+    if "rmse_meV_per_atom" in m.get("test", m.get("val", {})):
+        t.add_column("rmse meV/atom", justify="right")
+    for split in ("train", "val", "test"):
+        if split not in m:
+            continue
+        row = [split] + [
+            f"{m[split][k]:.4g}" for k in ("rmse", "mae", "nll", "coverage_95", "miscal_area")
+        ]
+        if "rmse_meV_per_atom" in m[split]:
+            row.append(f"{m[split]['rmse_meV_per_atom']:.3f}")
+        t.add_row(*row)
+    console = err_console()
+    console.print(t)
+    tr = m["training"]
+    init = m["inducing_init"]
+    fz = (
+        f", m_f={init['fuzzifier']:.3f}, partition coeff {init['partition_coefficient']:.3f}"
+        if "fuzzifier" in init
+        else ""
+    )
+    console.print(
+        f"rmse/mae in {unit}; σ scale {m['sigma_scale']:.3f}; {tr['epochs_run']} epochs "
+        f"(best {tr['best_epoch']}) in {tr['train_seconds']:.1f} s on {tr['device']} with "
+        f"{tr['threads']} thread(s); inducing init {init['method']}{fz}"
+    )
+    if job.result.interrupted:
+        console.print(
+            f"[yellow]interrupted: best state saved; resume with dkluq train --resume {job.run_dir}[/]"
+        )

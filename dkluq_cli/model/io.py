@@ -1,0 +1,199 @@
+"""The model file ``model.pt``: a plain dict of tensors, numbers, strings and lists.
+
+Saved with ``torch.save`` and loaded with ``torch.load(weights_only=True, map_location="cpu")``,
+so loading never unpickles arbitrary objects (a file carrying one is refused) and a model trained
+on CUDA predicts on a CPU-only machine.
+
+Keys: ``format_version``, ``dkluq_version``, ``torch_version``, ``gpytorch_version``, ``config``,
+``features``, ``feature_units``, ``target``, ``target_unit``, ``x_mean``, ``x_std``, ``y_mean``,
+``y_std``, ``state`` (``model``, ``likelihood``), ``sigma_scale``, ``domain``, ``reference``,
+``inducing_init``, ``created``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from dkluq_cli import __version__
+from dkluq_cli.atomic import atomic_write
+from dkluq_cli.errors import ModelFileError
+from dkluq_cli.model.dkl import Surrogate, build_dkl
+
+FORMAT_VERSION = 1
+"""Bumped whenever a key's meaning changes; older or newer files are refused with a hint."""
+
+REQUIRED_KEYS = (
+    "format_version",
+    "config",
+    "features",
+    "feature_units",
+    "target",
+    "target_unit",
+    "x_mean",
+    "x_std",
+    "y_mean",
+    "y_std",
+    "state",
+    "sigma_scale",
+)
+
+
+def _plain(obj: Any) -> Any:
+    """Convert numpy scalars/arrays and tuples into plain Python for weights_only loading."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
+    """The model-file dict of a surrogate (all tensors moved to CPU)."""
+    import datetime
+
+    import gpytorch
+
+    def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+    return {
+        "format_version": FORMAT_VERSION,
+        "dkluq_version": __version__,
+        "torch_version": str(torch.__version__),
+        "gpytorch_version": gpytorch.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "config": _plain(surrogate.config),
+        "features": list(surrogate.features),
+        "feature_units": list(surrogate.feature_units),
+        "target": surrogate.target,
+        "target_unit": surrogate.target_unit,
+        "x_mean": torch.as_tensor(surrogate.x_mean, dtype=torch.float64),
+        "x_std": torch.as_tensor(surrogate.x_std, dtype=torch.float64),
+        "y_mean": float(surrogate.y_mean),
+        "y_std": float(surrogate.y_std),
+        "state": {
+            "model": cpu_state(surrogate.model),
+            "likelihood": cpu_state(surrogate.likelihood),
+        },
+        "sigma_scale": float(surrogate.sigma_scale),
+        "domain": _plain(surrogate.domain),
+        "reference": _plain(surrogate.reference),
+        "extra": _plain(surrogate.extra),
+    }
+
+
+def save_model(surrogate: Surrogate, path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Write ``model.pt`` atomically.
+
+    Args:
+        surrogate: The trained model.
+        path: Destination file.
+        force: Replace an existing file.
+
+    Returns:
+        The destination path.
+    """
+    with atomic_write(path, force=force) as tmp:
+        torch.save(model_to_dict(surrogate), tmp)
+    return Path(path)
+
+
+def read_model_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load and validate the raw model dict, refusing anything unsafe or malformed.
+
+    Raises:
+        ModelFileError: Missing, truncated, not a dkluq model, unsafe pickle, or another format
+            version.
+    """
+    src = Path(path)
+    if not src.exists():
+        raise ModelFileError(f"model file {src} does not exist", hint="pass runs/NAME/model.pt")
+    if src.is_dir():
+        if (src / "model.pt").is_file():
+            src = src / "model.pt"
+        else:
+            raise ModelFileError(f"{src} is a folder without model.pt", hint="pass the model file")
+    try:
+        data = torch.load(src, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelFileError(
+            f"refusing to load {src}: it contains pickled objects that could run code ({first[:120]})",
+            hint="only load model files written by dkluq train",
+        ) from exc
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ModelFileError(
+            f"cannot read model file {src}: truncated or not a dkluq model ({type(exc).__name__})",
+            hint="retrain, or copy the file again",
+        ) from exc
+    if not isinstance(data, dict) or "format_version" not in data:
+        raise ModelFileError(f"{src} is not a dkluq model file (no format_version)")
+    version = data["format_version"]
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{src} has model format version {version}; this dkluq ({__version__}) reads version "
+            f"{FORMAT_VERSION}",
+            hint="retrain the model with this dkluq version, or use the dkluq that wrote it",
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in data]
+    if missing:
+        raise ModelFileError(f"{src} lacks key(s) {', '.join(missing)}: damaged model file")
+    data["_path"] = str(src)
+    return data
+
+
+def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Surrogate:
+    """Load a trained surrogate from ``model.pt`` (or a run folder holding one).
+
+    Args:
+        path: Model file or run folder.
+        device: Device to place the model on after loading on CPU.
+
+    Returns:
+        The surrogate, in eval mode.
+    """
+    data = read_model_dict(path)
+    config = dict(data["config"])
+    n_features = len(data["features"])
+    try:
+        model, likelihood = build_dkl(config, n_features)
+        if config.get("double"):
+            model.double()
+            likelihood.double()
+        model.load_state_dict(data["state"]["model"])
+        likelihood.load_state_dict(data["state"]["likelihood"])
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise ModelFileError(
+            f"model file {data['_path']} does not match its own configuration: {str(exc)[:160]}"
+        ) from exc
+    surrogate = Surrogate(
+        model=model,
+        likelihood=likelihood,
+        features=list(data["features"]),
+        feature_units=list(data["feature_units"]),
+        target=str(data["target"]),
+        target_unit=str(data["target_unit"]),
+        x_mean=data["x_mean"].numpy().astype(np.float64),
+        x_std=data["x_std"].numpy().astype(np.float64),
+        y_mean=float(data["y_mean"]),
+        y_std=float(data["y_std"]),
+        sigma_scale=float(data["sigma_scale"]),
+        domain=dict(data.get("domain") or {}),
+        config=config,
+        reference=data.get("reference"),
+        extra=dict(data.get("extra") or {}),
+    )
+    surrogate.model.eval()
+    surrogate.likelihood.eval()
+    return surrogate.to(device)

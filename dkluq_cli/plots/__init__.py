@@ -1,0 +1,1 @@
+"""Figures dkluq writes (matplotlib, no display needed); one module per command family."""

@@ -1,0 +1,371 @@
+"""Figures written by ``dkluq train``: parity, calibration, training history, inducing points.
+
+One function per figure. Each takes arrays and an output path, picks the format from the path's
+suffix (``.png``, ``.svg`` or ``.pdf``), saves at 150 dpi through
+:func:`dkluq_cli.atomic.atomic_write` (temporary file in the same folder, then rename; an
+existing file is replaced) and returns the path. Figures are built with the object-oriented
+:class:`matplotlib.figure.Figure` API, so nothing touches pyplot's global state, no GUI backend
+is needed and there is no figure left open; matplotlib is imported only when a plot is made.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dkluq_cli.atomic import atomic_write
+from dkluq_cli.errors import OutputError, TableError
+from dkluq_cli.uq.metrics import (
+    calibration_curve,
+    miscalibration_area_from_curve,
+    regression_metrics,
+    validate_predictions,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+#: Resolution of raster output (dots per inch).
+DPI = 150
+#: Formats a figure may be written in, by path suffix.
+FORMATS = ("png", "svg", "pdf")
+
+
+def _new_figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, Any]:
+    """A fresh figure not registered with pyplot, with ``ncols`` axes side by side."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(1, ncols)
+    return fig, axes
+
+
+def _format_of(path: Path) -> str:
+    """The output format implied by the path's suffix.
+
+    Raises:
+        OutputError: The suffix is not one of :data:`FORMATS`.
+    """
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise OutputError(
+            f"cannot write figure {path}: unknown format {path.suffix or '(no suffix)'}",
+            hint="use a .png, .svg or .pdf file name",
+        )
+    return fmt
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` atomically to ``path`` in the format its suffix names; return the path."""
+    dest = Path(path)
+    fmt = _format_of(dest)
+    with atomic_write(dest, force=True) as tmp:
+        # the temporary name ends in .tmp, so the format must be given explicitly
+        fig.savefig(tmp, format=fmt, dpi=DPI)
+    return dest
+
+
+def parity_plot(
+    y_true: np.ndarray,
+    y_mean: np.ndarray,
+    y_std: np.ndarray,
+    path: str | os.PathLike[str],
+    unit: str = "eV",
+    title: str | None = None,
+) -> Path:
+    """Predicted vs observed target with ±2σ error bars and the y = x line.
+
+    The RMSE, MAE and the 95 % interval coverage (:func:`regression_metrics`) are written in a
+    corner of the plot.
+
+    Args:
+        y_true: Observed targets, shape (n,), in ``unit``.
+        y_mean: Predicted means, shape (n,), in ``unit``.
+        y_std: Predicted standard deviations, shape (n,), in ``unit``, > 0.
+        path: Output file; ``.png``, ``.svg`` or ``.pdf``.
+        unit: Target unit for the axis labels and annotation.
+        title: Optional figure title.
+
+    Returns:
+        ``path`` as a :class:`Path`.
+
+    Raises:
+        TableError: The arrays differ in length, are empty or non-finite, or a std is ≤ 0.
+        OutputError: The path has an unknown suffix or cannot be written.
+    """
+    y_t, y_m, y_s = validate_predictions(y_true, y_mean, y_std)
+    _format_of(Path(path))
+    m = regression_metrics(y_t, y_m, y_s)
+
+    fig, ax = _new_figure(5.0, 5.0)
+    ax.errorbar(
+        y_t,
+        y_m,
+        yerr=2 * y_s,
+        fmt="o",
+        ms=3,
+        alpha=0.6,
+        elinewidth=0.8,
+        capsize=0,
+        label="prediction ± 2σ",
+    )
+    lo = float(min(y_t.min(), (y_m - 2 * y_s).min()))
+    hi = float(max(y_t.max(), (y_m + 2 * y_s).max()))
+    pad = 0.05 * (hi - lo) if hi > lo else 1.0
+    lims = (lo - pad, hi + pad)
+    ax.plot(lims, lims, color="black", lw=1, ls="--", label="y = x")
+    ax.set_xlim(lims)
+    ax.set_ylim(lims)
+    ax.set_aspect("equal")
+    ax.set_xlabel(f"observed ({unit})")
+    ax.set_ylabel(f"predicted ({unit})")
+    ax.text(
+        0.04,
+        0.96,
+        f"RMSE = {m['rmse']:.4g} {unit}\nMAE = {m['mae']:.4g} {unit}\n"
+        f"95 % interval coverage = {m['coverage_95']:.1%}\nn = {int(m['n'])}",
+        transform=ax.transAxes,
+        va="top",
+        ha="left",
+        fontsize=9,
+        bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8},
+    )
+    ax.legend(loc="lower right", fontsize=9)
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def calibration_plot(
+    y_true: np.ndarray,
+    y_mean: np.ndarray,
+    y_std: np.ndarray,
+    path: str | os.PathLike[str],
+    std_raw: np.ndarray | None = None,
+    title: str | None = None,
+) -> Path:
+    """Calibration curve: expected vs observed proportion of points in centred intervals.
+
+    The area between the curve for ``y_std`` and the diagonal (the miscalibration area) is
+    shaded. When ``std_raw`` (the σ before calibration scaling) is given, its curve is drawn too
+    so the effect of calibration is visible.
+
+    Args:
+        y_true: Observed targets, shape (n,), target unit (eV).
+        y_mean: Predicted means, shape (n,), target unit.
+        y_std: Predicted (calibrated) standard deviations, shape (n,), target unit, > 0.
+        path: Output file; ``.png``, ``.svg`` or ``.pdf``.
+        std_raw: Optional uncalibrated standard deviations, shape (n,), target unit, > 0.
+        title: Optional figure title.
+
+    Returns:
+        ``path`` as a :class:`Path`.
+
+    Raises:
+        TableError: The arrays differ in length, are empty or non-finite, or a std is ≤ 0.
+        OutputError: The path has an unknown suffix or cannot be written.
+    """
+    _format_of(Path(path))
+    expected, observed = calibration_curve(y_true, y_mean, y_std)
+    area = miscalibration_area_from_curve(expected, observed)
+
+    fig, ax = _new_figure(5.0, 5.0)
+    ax.plot([0, 1], [0, 1], color="black", lw=1, ls="--", label="ideal")
+    ax.fill_between(expected, expected, observed, color="C0", alpha=0.25, lw=0)
+    label = "calibrated" if std_raw is not None else "model"
+    ax.plot(expected, observed, color="C0", lw=2, label=f"{label} (miscal. area {area:.3f})")
+    if std_raw is not None:
+        exp_raw, obs_raw = calibration_curve(y_true, y_mean, std_raw)
+        area_raw = miscalibration_area_from_curve(exp_raw, obs_raw)
+        ax.plot(
+            exp_raw,
+            obs_raw,
+            color="C1",
+            lw=1.5,
+            ls="-.",
+            label=f"raw (miscal. area {area_raw:.3f})",
+        )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("expected proportion in interval (unitless)")
+    ax.set_ylabel("observed proportion in interval (unitless)")
+    ax.text(
+        0.97,
+        0.03,
+        "below diagonal: overconfident\nabove diagonal: underconfident",
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=8,
+        color="0.35",
+    )
+    ax.legend(loc="upper left", fontsize=9)
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def history_plot(
+    history: pd.DataFrame,
+    path: str | os.PathLike[str],
+    unit: str = "eV",
+    title: str | None = None,
+) -> Path:
+    """Training history: loss per epoch (left) and validation RMSE and NLL (right).
+
+    The loss axis is logarithmic when every loss is positive, symmetric-logarithmic otherwise
+    (a negative ELBO-based loss is normal). Epochs without validation (NaN) are skipped.
+
+    Args:
+        history: One row per epoch with columns ``epoch``, ``loss`` (training loss, nats per
+            point), ``val_rmse`` (target unit), ``val_nll`` (nats per point) and ``seconds``
+            (wall time, s; total shown in the title).
+        path: Output file; ``.png``, ``.svg`` or ``.pdf``.
+        unit: Target unit for the RMSE axis label.
+        title: Optional figure title.
+
+    Returns:
+        ``path`` as a :class:`Path`.
+
+    Raises:
+        TableError: A required column is missing or there are no rows.
+        OutputError: The path has an unknown suffix or cannot be written.
+    """
+    _format_of(Path(path))
+    needed = ["epoch", "loss", "val_rmse", "val_nll"]
+    missing = [c for c in needed if c not in history.columns]
+    if missing:
+        raise TableError(f"training history lacks column(s): {', '.join(missing)}")
+    if len(history) == 0:
+        raise TableError("training history is empty")
+    epoch = history["epoch"].to_numpy(dtype=float)
+    loss = history["loss"].to_numpy(dtype=float)
+
+    fig, (ax_loss, ax_rmse) = _new_figure(10.0, 4.0, ncols=2)
+    ok = np.isfinite(loss)
+    ax_loss.plot(epoch[ok], loss[ok], color="C0", lw=1.5)
+    if ok.any() and (loss[ok] > 0).all():
+        ax_loss.set_yscale("log")
+    else:
+        ax_loss.set_yscale("symlog")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("training loss (nats per point)")
+    ax_loss.grid(alpha=0.3, which="both")
+
+    rmse = history["val_rmse"].to_numpy(dtype=float)
+    nll = history["val_nll"].to_numpy(dtype=float)
+    ok_r = np.isfinite(rmse)
+    ok_n = np.isfinite(nll)
+    (l1,) = ax_rmse.plot(epoch[ok_r], rmse[ok_r], color="C1", marker=".", label="val RMSE")
+    ax_rmse.set_xlabel("epoch")
+    ax_rmse.set_ylabel(f"validation RMSE ({unit})", color="C1")
+    ax_nll = ax_rmse.twinx()
+    (l2,) = ax_nll.plot(epoch[ok_n], nll[ok_n], color="C2", marker=".", label="val NLL")
+    ax_nll.set_ylabel("validation NLL (nats per point)", color="C2")
+    ax_rmse.legend(handles=[l1, l2], loc="upper right", fontsize=9)
+    ax_rmse.grid(alpha=0.3)
+
+    heading = title or "training history"
+    if "seconds" in history.columns:
+        secs = history["seconds"].to_numpy(dtype=float)
+        if np.isfinite(secs).any():
+            # ``seconds`` may be per-epoch or cumulative; the last cumulative value or the sum
+            total = (
+                float(np.nanmax(secs))
+                if np.all(np.diff(secs[np.isfinite(secs)]) >= 0)
+                else float(np.nansum(secs))
+            )
+            heading += f" ({total:.1f} s)"
+    fig.suptitle(heading)
+    return _save(fig, path)
+
+
+def _pca_2d(features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centre and 2-D basis of ``features`` by SVD, plus the explained-variance fractions."""
+    center = features.mean(axis=0)
+    _, sing, vt = np.linalg.svd(features - center, full_matrices=False)
+    basis = vt[:2].T
+    var = sing**2
+    frac = var[:2] / var.sum() if var.sum() > 0 else np.zeros(min(2, len(var)))
+    if basis.shape[1] < 2:  # one-dimensional features: second axis is zero
+        basis = np.hstack([basis, np.zeros((basis.shape[0], 2 - basis.shape[1]))])
+        frac = np.concatenate([frac, np.zeros(2 - len(frac))])
+    return center, basis, frac
+
+
+def inducing_plot(
+    features: np.ndarray,
+    inducing: np.ndarray,
+    path: str | os.PathLike[str],
+    color: np.ndarray | None = None,
+    color_label: str = "energy (eV)",
+    title: str | None = None,
+) -> Path:
+    """Training points and GP inducing points in the first two principal components of the
+    learned feature space.
+
+    The PCA (numpy SVD) is fitted on ``features``; the inducing points are projected with the
+    same centre and basis and drawn as red crosses.
+
+    Args:
+        features: Feature-extractor outputs of the training points, shape (n, D), unitless.
+        inducing: Inducing-point locations in the same space, shape (m, D), unitless.
+        path: Output file; ``.png``, ``.svg`` or ``.pdf``.
+        color: Optional values to colour the points by (e.g. the target), shape (n,); a
+            colourbar is drawn.
+        color_label: Colourbar label, with units.
+        title: Optional figure title.
+
+    Returns:
+        ``path`` as a :class:`Path`.
+
+    Raises:
+        TableError: Shapes do not agree or values are non-finite.
+        OutputError: The path has an unknown suffix or cannot be written.
+    """
+    _format_of(Path(path))
+    feats = np.asarray(features, dtype=float)
+    ind = np.asarray(inducing, dtype=float)
+    if feats.ndim != 2 or feats.shape[0] == 0:
+        raise TableError(f"features must have shape (n, D) with n ≥ 1, got {feats.shape}")
+    if ind.ndim != 2 or ind.shape[1] != feats.shape[1]:
+        raise TableError(
+            f"inducing must have shape (m, {feats.shape[1]}) like features, got {ind.shape}"
+        )
+    if not (np.isfinite(feats).all() and np.isfinite(ind).all()):
+        raise TableError("features or inducing points hold non-finite values")
+    c = None
+    if color is not None:
+        c = np.asarray(color, dtype=float).reshape(-1)
+        if c.shape[0] != feats.shape[0]:
+            raise TableError(f"color has {c.shape[0]} values but features has {feats.shape[0]}")
+
+    center, basis, frac = _pca_2d(feats)
+    p_feat = (feats - center) @ basis
+    p_ind = (ind - center) @ basis
+
+    fig, ax = _new_figure(6.0, 5.0)
+    if c is not None:
+        sc = ax.scatter(p_feat[:, 0], p_feat[:, 1], c=c, s=10, cmap="viridis", alpha=0.8)
+        fig.colorbar(sc, ax=ax, label=color_label)
+    else:
+        ax.scatter(p_feat[:, 0], p_feat[:, 1], s=10, color="0.5", alpha=0.7)
+    ax.scatter(
+        p_ind[:, 0],
+        p_ind[:, 1],
+        marker="x",
+        color="red",
+        s=40,
+        linewidths=1.5,
+        label=f"inducing points (m = {ind.shape[0]})",
+    )
+    ax.set_xlabel(f"PC 1 of learned features ({frac[0]:.0%} of variance, unitless)")
+    ax.set_ylabel(f"PC 2 of learned features ({frac[1]:.0%} of variance, unitless)")
+    ax.legend(loc="best", fontsize=9)
+    ax.set_title(title or f"learned feature space (n = {feats.shape[0]}, D = {feats.shape[1]})")
+    return _save(fig, path)

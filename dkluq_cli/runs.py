@@ -1,0 +1,187 @@
+"""The run directory a training run leaves behind (chemprop-style).
+
+``runs/NAME/``: ``model.pt``, ``config.json`` (every hyperparameter plus the table it read),
+``splits.json`` (row indices), ``history.csv`` (per epoch: loss, val RMSE, val NLL, seconds),
+``metrics.json`` (train/val/test, calibrated and raw, uncertainty-toolbox names, with units),
+and the plots ``parity.png``, ``calibration.png``, ``history.png``, ``inducing.png``. An
+interrupted run also holds ``checkpoint.pt`` and ``INTERRUPTED.txt``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dkluq_cli.atomic import atomic_write, write_text
+from dkluq_cli.errors import InputError, ModelFileError, TableError
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+INTERRUPTED_NOTE = "INTERRUPTED.txt"
+
+
+def default_run_dir(table: str | os.PathLike[str], root: str = "runs") -> Path:
+    """``runs/<table stem>-<UTC time>`` for a table path."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{Path(table).stem}-{stamp}"
+
+
+def write_json(path: Path, data: Any, *, force: bool = True) -> Path:
+    """Write JSON atomically (NaN written as null)."""
+
+    def clean(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {str(k): clean(v) for k, v in obj.items()}
+        if isinstance(obj, list | tuple):
+            return [clean(v) for v in obj]
+        if isinstance(obj, np.generic):
+            obj = obj.item()
+        if isinstance(obj, float) and not np.isfinite(obj):
+            return None
+        return obj
+
+    return write_text(path, json.dumps(clean(data), indent=2) + "\n", force=force)
+
+
+def evaluate(
+    surrogate: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    splits: dict[str, list[int]],
+    n_atoms: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Metrics per split, calibrated and raw, in target units (plus meV/atom when known).
+
+    Args:
+        surrogate: The trained model.
+        x: All inputs (feature units).
+        y: All targets (target units).
+        splits: Row indices per split name.
+        n_atoms: Atoms per row, to report per-atom errors for a total-energy target.
+
+    Returns:
+        ``{"train": {...}, "val": {...}, "test": {...}, "<split>_raw": {...}, "units": {...}}``.
+    """
+    from dkluq_cli.uq.metrics import metric_units, regression_metrics
+
+    out: dict[str, Any] = {}
+    for name, idx in splits.items():
+        if len(idx) < 2:
+            continue
+        mean, std = surrogate.predict(x[idx], calibrated=False)
+        raw = regression_metrics(y[idx], mean, std)
+        cal = regression_metrics(y[idx], mean, std * surrogate.sigma_scale)
+        if n_atoms is not None and surrogate.target_unit == "eV":
+            err = (mean - y[idx]) / n_atoms[idx] * 1000.0
+            for block in (raw, cal):
+                block["rmse_meV_per_atom"] = float(np.sqrt(np.mean(err**2)))
+                block["mae_meV_per_atom"] = float(np.mean(np.abs(err)))
+        out[name] = cal
+        out[f"{name}_raw"] = raw
+    units = metric_units(surrogate.target_unit)
+    units.update(rmse_meV_per_atom="meV/atom", mae_meV_per_atom="meV/atom")
+    out["units"] = units
+    out["sigma_scale"] = surrogate.sigma_scale
+    return out
+
+
+def write_history(path: Path, history: list[dict[str, float]]) -> Path:
+    """``history.csv``: one row per epoch."""
+    import pandas as pd
+
+    cols = ["epoch", "loss", "val_rmse", "val_nll", "seconds", "lr"]
+    df = pd.DataFrame(history, columns=cols)
+    with atomic_write(path, force=True) as tmp:
+        df.to_csv(tmp, index=False, lineterminator="\n")
+    return path
+
+
+def save_checkpoint(run_dir: Path, checkpoint: dict[str, Any], note: str) -> Path:
+    """Save an interrupted run's resumable state and a human-readable note."""
+    import torch
+
+    dest = run_dir / CHECKPOINT
+    with atomic_write(dest, force=True) as tmp:
+        torch.save(checkpoint, tmp)
+    write_text(run_dir / INTERRUPTED_NOTE, note.rstrip() + "\n", force=True)
+    return dest
+
+
+def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Read ``config.json``, ``splits.json`` and ``checkpoint.pt`` of an interrupted run.
+
+    Raises:
+        InputError: The folder is not an interrupted dkluq run.
+        ModelFileError: The checkpoint is unreadable or unsafe.
+    """
+    import pickle
+
+    import torch
+
+    run_dir = Path(run_dir)
+    for name in ("config.json", "splits.json", CHECKPOINT):
+        if not (run_dir / name).is_file():
+            raise InputError(
+                f"{run_dir} cannot be resumed: {name} is missing",
+                hint="--resume takes the folder of an interrupted dkluq train run",
+            )
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        splits = json.loads((run_dir / "splits.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{run_dir}: config.json or splits.json is not valid JSON") from exc
+    try:
+        ckpt = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelFileError(f"refusing to load {run_dir / CHECKPOINT}: unsafe pickle") from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise ModelFileError(f"checkpoint {run_dir / CHECKPOINT} is damaged") from exc
+    return config, splits, ckpt
+
+
+def reference_from_sidecar(table: Path, formula: str | None) -> dict[str, Any] | None:
+    """The reference crystal from the ingest sidecar ``<table>.extxyz``, if there is one.
+
+    Returns:
+        ``{"species", "frac_coords", "lattice": [a, b, c, alpha, beta, gamma], "formula",
+        "source"}`` of the first frame, or None when there is no sidecar.
+    """
+    sidecar = table.with_suffix(".extxyz")
+    if not sidecar.is_file():
+        return None
+    try:
+        from ase.io import read
+
+        atoms = read(sidecar, index=0)
+    except Exception as exc:  # noqa: BLE001 - any parser failure means "no usable sidecar"
+        logger.warning("ignoring unreadable sidecar %s (%s)", sidecar, exc)
+        return None
+    params = atoms.cell.cellpar().tolist()
+    return {
+        "species": list(atoms.get_chemical_symbols()),
+        "frac_coords": atoms.get_scaled_positions(wrap=False).tolist(),
+        "lattice": [float(v) for v in params],
+        "formula": formula or atoms.get_chemical_formula(mode="reduce"),
+        "source": str(sidecar.name),
+    }
+
+
+def check_single_composition(df: Any, source: str) -> str | None:
+    """Refuse a table that mixes compositions (a model is trained per composition)."""
+    if "formula" not in df.columns:
+        return None
+    formulas = sorted({str(f) for f in df["formula"].dropna().unique()})
+    if len(formulas) > 1:
+        shown = ", ".join(formulas[:5]) + (" ..." if len(formulas) > 5 else "")
+        raise TableError(
+            f"{source} mixes {len(formulas)} compositions ({shown}); a model is trained per composition",
+            hint="filter the table to one formula first",
+        )
+    return formulas[0] if formulas else None

@@ -1,0 +1,586 @@
+"""The training loop (the paper's Algorithm 1): splits, inducing init, ELBO, early stopping.
+
+1. Split the table (seeded, or from a split file) and standardise inputs and target on the
+   training split.
+2. Run the *untrained* extractor on a random subset (``init_subset`` rows) and place the m
+   inducing points at fuzzy c-means centres of those features (:mod:`dkluq_cli.model.inducing`);
+   the kernel lengthscale starts at their mean pairwise distance.
+3. Train extractor, GP and likelihood jointly by maximising ``VariationalELBO(num_data=N)``
+   with Adam (optionally natural-gradient steps for q(u)), minibatches held on the device,
+   early stopping on validation NLL with the best state restored.
+4. Fit one σ scale on the validation split (:mod:`dkluq_cli.uq.calibration`).
+
+The loop keeps an end-of-epoch snapshot (weights, optimiser, RNG) so that an interrupted run can
+be saved and resumed to the same result as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dkluq_cli.errors import TableError, TrainingError
+from dkluq_cli.table import LATTICE_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Every hyperparameter of a training run (written to ``config.json``)."""
+
+    features: list[str] = field(default_factory=lambda: list(LATTICE_COLUMNS))
+    target: str = "energy_eV"
+    inducing: int = 50
+    init: str = "fcm"
+    fuzzifier: str | float = "auto"
+    init_subset: int = 1000
+    kernel: str = "matern52"
+    width: int = 128
+    depth: int = 4
+    dropout: float = 0.0
+    activation: str = "relu"
+    spectral_norm: bool = True
+    sn_coeff: float = 0.95
+    n_power_iterations: int = 1
+    min_noise: float = 1e-6
+    init_noise: float = 1e-2
+    ngd: bool = False
+    ngd_lr: float = 0.1
+    epochs: int = 300
+    batch_size: int = 256
+    lr: float = 3e-3
+    lr_min_factor: float = 0.02
+    weight_decay: float = 0.0
+    patience: int = 40
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    double: bool = False
+    threads: int | None = 1
+    max_seconds: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (JSON-safe)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a dict, ignoring unknown keys."""
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Splits:
+    """Row indices (0-based, into the input table) of each split."""
+
+    train: list[int]
+    val: list[int]
+    test: list[int]
+
+    def to_dict(self) -> dict[str, list[int]]:
+        """Plain dict for ``splits.json``."""
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+
+def make_splits(n: int, val_fraction: float, test_fraction: float, seed: int) -> Splits:
+    """Seeded random train/val/test split of ``n`` rows.
+
+    Raises:
+        TableError: Too few rows for the requested fractions.
+    """
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise TableError(
+            f"--val-fraction {val_fraction} and --test-fraction {test_fraction} must be in [0, 1) "
+            "and sum below 1"
+        )
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    n_val = max(1, round(n * val_fraction)) if val_fraction > 0 else 0
+    n_test = round(n * test_fraction)
+    n_train = n - n_val - n_test
+    if n_train < 2 or n_val < 1:
+        raise TableError(
+            f"{n} rows are too few to train with a validation split "
+            f"({n_train} train, {n_val} validation)",
+            hint="use a larger table (at least ~20 rows)",
+        )
+    return Splits(
+        train=sorted(perm[:n_train].tolist()),
+        val=sorted(perm[n_train : n_train + n_val].tolist()),
+        test=sorted(perm[n_train + n_val :].tolist()),
+    )
+
+
+def splits_from_dict(data: dict[str, Any], n: int, source: str = "split file") -> Splits:
+    """Validate split indices read from JSON.
+
+    Raises:
+        TableError: Missing keys, indices out of range, overlapping or empty splits.
+    """
+    try:
+        sp = Splits(
+            train=[int(i) for i in data["train"]],
+            val=[int(i) for i in data["val"]],
+            test=[int(i) for i in data.get("test", [])],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TableError(
+            f"{source}: needs integer lists 'train' and 'val' (and optional 'test')"
+        ) from exc
+    all_idx = sp.train + sp.val + sp.test
+    if any(i < 0 or i >= n for i in all_idx):
+        raise TableError(f"{source}: row index out of range for a table of {n} rows")
+    if len(set(all_idx)) != len(all_idx):
+        raise TableError(f"{source}: a row appears in more than one split")
+    if len(sp.train) < 2 or not sp.val:
+        raise TableError(f"{source}: train needs ≥ 2 rows and val ≥ 1")
+    return sp
+
+
+@dataclass
+class Progress:
+    """What the loop reports after each epoch."""
+
+    epoch: int
+    epochs: int
+    loss: float
+    val_rmse: float
+    val_nll: float
+    seconds: float
+    best_epoch: int
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`."""
+
+    surrogate: Any
+    history: list[dict[str, float]]
+    splits: Splits
+    inducing_init: dict[str, Any]
+    interrupted: bool
+    stopped_early: bool
+    best_epoch: int
+    train_seconds: float
+    checkpoint: dict[str, Any] | None
+    init_features: np.ndarray | None = None
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _gaussian_nll(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> float:
+    std = np.maximum(std, 1e-300)
+    return float(np.mean(0.5 * np.log(2 * np.pi * std**2) + 0.5 * ((y - mean) / std) ** 2))
+
+
+class _Trainer:
+    """Holds the mutable state of one training run (so it can be snapshotted and resumed)."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        x: np.ndarray,
+        y: np.ndarray,
+        splits: Splits,
+        feature_units: list[str],
+        target_unit: str,
+        reference: dict[str, Any] | None,
+    ) -> None:
+        import torch
+
+        from dkluq_cli.device import resolve_device
+
+        self.cfg = cfg
+        self.splits = splits
+        self.device = resolve_device(cfg.device)
+        self.dtype = torch.float64 if cfg.double else torch.float32
+        xt, yt = x[splits.train], y[splits.train]
+        self.x_mean = xt.mean(axis=0)
+        x_std = xt.std(axis=0)
+        if np.any(x_std <= 0):
+            const = [cfg.features[i] for i in np.flatnonzero(x_std <= 0)]
+            raise TableError(
+                f"feature(s) {', '.join(const)} are constant over the training rows",
+                hint="drop them with --features, a constant input carries no information",
+            )
+        self.x_std = x_std
+        self.y_mean = float(yt.mean())
+        self.y_std = float(yt.std())
+        if not self.y_std > 0:
+            raise TableError(
+                f"target {cfg.target!r} is constant over the training rows ({yt[0]!r})",
+                hint="nothing to learn: check the target column",
+            )
+        self.feature_units = feature_units
+        self.target_unit = target_unit
+        self.reference = reference
+
+        def to_t(a: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(a, dtype=self.dtype, device=self.device)
+
+        self.x_train = to_t((xt - self.x_mean) / self.x_std)
+        self.y_train = to_t((yt - self.y_mean) / self.y_std)
+        self.x_val_raw = x[splits.val]
+        self.y_val_raw = y[splits.val]
+        self.history: list[dict[str, float]] = []
+        self.epoch = 0
+        self.best_nll = math.inf
+        self.best_epoch = 0
+        self.best_state: dict[str, Any] | None = None
+        self.bad_epochs = 0
+        self.elapsed = 0.0
+
+    # -- construction ----------------------------------------------------------------------
+    def build(self) -> None:
+        import gpytorch
+        import torch
+
+        from dkluq_cli.model.dkl import Surrogate, build_dkl
+        from dkluq_cli.model.inducing import initial_inducing_points, mean_pairwise_distance
+        from dkluq_cli.model.resnet import FCResNet
+
+        cfg = self.cfg
+        n_train = len(self.splits.train)
+        if cfg.inducing > n_train:
+            raise TableError(
+                f"--inducing {cfg.inducing} exceeds the {n_train} training rows",
+                hint="use fewer inducing points",
+            )
+        _seed_everything(cfg.seed)
+        probe = FCResNet(
+            len(cfg.features),
+            cfg.width,
+            cfg.depth,
+            cfg.dropout,
+            cfg.activation,
+            cfg.spectral_norm,
+            cfg.sn_coeff,
+            cfg.n_power_iterations,
+        ).to(self.device, self.dtype)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        subset = torch.randperm(n_train, generator=gen)[: max(cfg.init_subset, cfg.inducing)]
+        probe.eval()
+        with torch.no_grad():
+            feats = probe(self.x_train[subset.to(self.device)]).double().cpu().numpy()
+        inducing, info = initial_inducing_points(
+            feats, cfg.inducing, cfg.init, cfg.fuzzifier, seed=cfg.seed
+        )
+        lengthscale = mean_pairwise_distance(feats)
+        info["initial_lengthscale"] = lengthscale
+        self.init_info = info
+        self.init_features = feats
+        model_cfg = self.model_config()
+        model, likelihood = build_dkl(
+            model_cfg, len(cfg.features), torch.as_tensor(inducing), lengthscale
+        )
+        model.extractor.load_state_dict(probe.state_dict())
+        model.to(self.device, self.dtype)
+        likelihood.to(self.device, self.dtype)
+        self.model, self.likelihood = model, likelihood
+        self.mll = gpytorch.mlls.VariationalELBO(likelihood, model.gp, num_data=n_train)
+        var_params = set(map(id, model.gp.variational_parameters())) if cfg.ngd else set()
+        adam_params = [p for p in model.parameters() if id(p) not in var_params]
+        adam_params += list(likelihood.parameters())
+        self.optimizer = torch.optim.Adam(
+            adam_params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True
+        )
+        self.ngd = (
+            gpytorch.optim.NGD(model.gp.variational_parameters(), num_data=n_train, lr=cfg.ngd_lr)
+            if cfg.ngd
+            else None
+        )
+        steps_per_epoch = max(1, math.ceil(n_train / cfg.batch_size))
+        self.steps_per_epoch = steps_per_epoch
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.optimizer, T_max=cfg.epochs * steps_per_epoch, eta_min=cfg.lr * cfg.lr_min_factor
+        )
+        self.shuffle_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        self.surrogate = Surrogate(
+            model=model,
+            likelihood=likelihood,
+            features=list(cfg.features),
+            feature_units=self.feature_units,
+            target=cfg.target,
+            target_unit=self.target_unit,
+            x_mean=self.x_mean,
+            x_std=self.x_std,
+            y_mean=self.y_mean,
+            y_std=self.y_std,
+            config=model_cfg,
+            reference=self.reference,
+        )
+
+    def model_config(self) -> dict[str, Any]:
+        """The part of the config needed to rebuild the network (stored in model.pt)."""
+        return self.cfg.to_dict()
+
+    # -- snapshots ---------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to continue bit-for-bit from the end of the current epoch."""
+        import torch
+
+        def cpu(sd: dict[str, Any]) -> dict[str, Any]:
+            return copy.deepcopy(
+                {k: (v.detach().cpu() if hasattr(v, "detach") else v) for k, v in sd.items()}
+            )
+
+        return {
+            "epoch": self.epoch,
+            "model": cpu(self.model.state_dict()),
+            "likelihood": cpu(self.likelihood.state_dict()),
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "ngd": copy.deepcopy(self.ngd.state_dict()) if self.ngd else None,
+            "scheduler": copy.deepcopy(self.scheduler.state_dict()),
+            "torch_rng": torch.get_rng_state(),
+            "shuffle_rng": self.shuffle_gen.get_state(),
+            "history": copy.deepcopy(self.history),
+            "best_nll": self.best_nll,
+            "best_epoch": self.best_epoch,
+            "best_state": copy.deepcopy(self.best_state),
+            "bad_epochs": self.bad_epochs,
+            "elapsed": self.elapsed,
+        }
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        """Continue from a snapshot taken by :meth:`snapshot`."""
+        import torch
+
+        self.epoch = int(snap["epoch"])
+        self.model.load_state_dict(snap["model"])
+        self.likelihood.load_state_dict(snap["likelihood"])
+        self.optimizer.load_state_dict(snap["optimizer"])
+        if self.ngd and snap.get("ngd"):
+            self.ngd.load_state_dict(snap["ngd"])
+        self.scheduler.load_state_dict(snap["scheduler"])
+        torch.set_rng_state(snap["torch_rng"])
+        self.shuffle_gen.set_state(snap["shuffle_rng"])
+        self.history = list(snap["history"])
+        self.best_nll = float(snap["best_nll"])
+        self.best_epoch = int(snap["best_epoch"])
+        self.best_state = snap["best_state"]
+        self.bad_epochs = int(snap["bad_epochs"])
+        self.elapsed = float(snap["elapsed"])
+
+    # -- the loop ------------------------------------------------------------------------------
+    def _epoch(self) -> float:
+        import torch
+
+        cfg = self.cfg
+        self.model.train()
+        self.likelihood.train()
+        n = len(self.x_train)
+        perm = torch.randperm(n, generator=self.shuffle_gen).to(self.device)
+        total = 0.0
+        for start in range(0, n, cfg.batch_size):
+            idx = perm[start : start + cfg.batch_size]
+            if len(idx) < 2:
+                continue
+            if self.ngd:
+                self.ngd.zero_grad()
+            self.optimizer.zero_grad(set_to_none=True)
+            out = self.model(self.x_train[idx])
+            loss = -self.mll(out, self.y_train[idx])
+            loss.backward()
+            if self.ngd:
+                self.ngd.step()
+            self.optimizer.step()
+            self.scheduler.step()
+            total += float(loss.detach()) * len(idx)
+        return total / n
+
+    def _validate(self) -> tuple[float, float]:
+        mean, std = self.surrogate.predict(self.x_val_raw, calibrated=False)
+        rmse = float(np.sqrt(np.mean((mean - self.y_val_raw) ** 2)))
+        return rmse, _gaussian_nll(self.y_val_raw, mean, std)
+
+    def run(
+        self,
+        progress: Callable[[Progress], None] | None,
+        should_stop: Callable[[], bool] | None,
+        stop_after_epoch: int | None = None,
+    ) -> tuple[bool, bool]:
+        """Train until the epoch budget, early stopping, the time budget or a stop request.
+
+        Returns:
+            ``(interrupted, stopped_early)``.
+        """
+        import gpytorch
+        from linear_operator.utils.errors import NotPSDError
+
+        cfg = self.cfg
+        last_snapshot = self.snapshot()
+        jitter = None
+        while self.epoch < cfg.epochs:
+            t0 = time.perf_counter()
+            try:
+                with gpytorch.settings.variational_cholesky_jitter(jitter):
+                    loss = self._epoch()
+            except NotPSDError as exc:
+                if jitter is None:
+                    jitter = 1e-3 if self.dtype.is_floating_point and not cfg.double else 1e-5
+                    logger.warning(
+                        "kernel matrix not positive definite at epoch %d; retrying the epoch "
+                        "with jitter %.0e",
+                        self.epoch + 1,
+                        jitter,
+                    )
+                    self.restore(last_snapshot)
+                    continue
+                raise TrainingError(
+                    f"the inducing-point kernel matrix stayed non positive definite at epoch "
+                    f"{self.epoch + 1}, even with jitter {jitter:.0e}",
+                    hint="lower --lr, try --double, or change --seed",
+                ) from exc
+            except KeyboardInterrupt:
+                self.restore(last_snapshot)
+                return True, False
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"training loss became {loss} at epoch {self.epoch + 1}",
+                    hint="lower --lr or use --double",
+                )
+            val_rmse, val_nll = self._validate()
+            self.epoch += 1
+            dt = time.perf_counter() - t0
+            self.elapsed += dt
+            self.history.append(
+                {
+                    "epoch": self.epoch,
+                    "loss": loss,
+                    "val_rmse": val_rmse,
+                    "val_nll": val_nll,
+                    "seconds": dt,
+                    "lr": float(self.optimizer.param_groups[0]["lr"]),
+                }
+            )
+            if val_nll < self.best_nll - 1e-4 * abs(self.best_nll) or self.best_state is None:
+                self.best_nll = val_nll
+                self.best_epoch = self.epoch
+                self.best_state = {
+                    "model": copy.deepcopy(self.model.state_dict()),
+                    "likelihood": copy.deepcopy(self.likelihood.state_dict()),
+                }
+                self.bad_epochs = 0
+            else:
+                self.bad_epochs += 1
+            if progress:
+                progress(
+                    Progress(
+                        self.epoch,
+                        cfg.epochs,
+                        loss,
+                        val_rmse,
+                        val_nll,
+                        self.elapsed,
+                        self.best_epoch,
+                    )
+                )
+            last_snapshot = self.snapshot()
+            if self.bad_epochs >= cfg.patience:
+                return False, True
+            if cfg.max_seconds is not None and self.elapsed >= cfg.max_seconds:
+                logger.warning(
+                    "time budget of %.0f s reached at epoch %d", cfg.max_seconds, self.epoch
+                )
+                return False, True
+            if (should_stop and should_stop()) or (
+                stop_after_epoch is not None and self.epoch >= stop_after_epoch
+            ):
+                return True, False
+        return False, False
+
+    def restore_best(self) -> None:
+        """Load the best (lowest validation NLL) weights."""
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state["model"])
+            self.likelihood.load_state_dict(self.best_state["likelihood"])
+        self.model.eval()
+        self.likelihood.eval()
+
+
+def train(
+    x: np.ndarray,
+    y: np.ndarray,
+    cfg: TrainConfig,
+    *,
+    splits: Splits | None = None,
+    feature_units: list[str] | None = None,
+    target_unit: str = "",
+    reference: dict[str, Any] | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume_from: dict[str, Any] | None = None,
+    stop_after_epoch: int | None = None,
+) -> TrainResult:
+    """Train a DKL surrogate on inputs ``x`` (n × d, feature units) and target ``y`` (n,).
+
+    Args:
+        x: Inputs in feature units (Å, degrees).
+        y: Target in its units (eV).
+        cfg: Hyperparameters.
+        splits: Row indices; a seeded random split when None.
+        feature_units: Unit of each feature.
+        target_unit: Unit of the target.
+        reference: Reference crystal to store in the model.
+        progress: Called after every epoch.
+        should_stop: Polled after every epoch; True ends training as an interruption.
+        resume_from: A checkpoint dict from an interrupted run to continue from.
+        stop_after_epoch: Simulate an interruption after this epoch (tests).
+
+    Returns:
+        The trained surrogate (best validation state, σ scale fitted), history and bookkeeping.
+    """
+    from dkluq_cli.device import set_threads
+    from dkluq_cli.uq.calibration import fit_sigma_scale
+    from dkluq_cli.uq.domain import domain_stats
+
+    set_threads(cfg.threads)
+    if splits is None:
+        splits = make_splits(len(x), cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    trainer = _Trainer(
+        cfg, x, y, splits, feature_units or [""] * x.shape[1], target_unit, reference
+    )
+    trainer.build()
+    if resume_from is not None:
+        trainer.restore(resume_from)
+    t0 = time.perf_counter()
+    interrupted, stopped_early = trainer.run(progress, should_stop, stop_after_epoch)
+    checkpoint = trainer.snapshot() if interrupted else None
+    trainer.restore_best()
+    sur = trainer.surrogate
+    mean_v, std_v = sur.predict(x[splits.val], calibrated=False)
+    sur.sigma_scale = float(fit_sigma_scale(y[splits.val], mean_v, std_v))
+    _, std_t = sur.predict(x[splits.train])
+    sur.domain = domain_stats(x[splits.train], list(cfg.features), std_t)
+    sur.extra = {"inducing_init": trainer.init_info, "best_epoch": trainer.best_epoch}
+    logger.debug("training loop took %.1f s", time.perf_counter() - t0)
+    return TrainResult(
+        surrogate=sur,
+        history=trainer.history,
+        splits=splits,
+        inducing_init=trainer.init_info,
+        interrupted=interrupted,
+        stopped_early=stopped_early,
+        best_epoch=trainer.best_epoch,
+        train_seconds=trainer.elapsed,
+        checkpoint=checkpoint,
+        init_features=trainer.init_features,
+    )

@@ -1,0 +1,1 @@
+"""Sample-data generator for dkluq (not part of the installed package; needs the ``sample-data`` extra)."""

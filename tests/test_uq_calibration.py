@@ -1,0 +1,62 @@
+"""σ scaling fitted on validation data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dkluq_cli.errors import TableError
+from dkluq_cli.uq.calibration import SCALE_MAX, SCALE_MIN, apply_sigma_scale, fit_sigma_scale
+from dkluq_cli.uq.metrics import regression_metrics
+
+
+def _data(true_factor: float, n: int = 20000, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    std_pred = rng.uniform(0.01, 0.1, n)  # eV
+    mean = rng.normal(-3.0, 0.5, n)
+    y = mean + rng.normal(0.0, true_factor * std_pred)
+    return y, mean, std_pred
+
+
+def test_recovers_factor_two():
+    y, m, s = _data(2.0)
+    scale = fit_sigma_scale(y, m, s)
+    assert scale == pytest.approx(2.0, rel=0.02)
+    calibrated = apply_sigma_scale(s, scale)
+    after = regression_metrics(y, m, calibrated)
+    before = regression_metrics(y, m, s)
+    assert after["coverage_95"] == pytest.approx(0.95, abs=0.01)
+    assert after["miscal_area"] < before["miscal_area"]
+    assert after["nll"] < before["nll"]
+
+
+def test_scale_minimises_nll():
+    y, m, s = _data(0.5, n=2000, seed=1)
+    best = fit_sigma_scale(y, m, s)
+    nll = regression_metrics(y, m, apply_sigma_scale(s, best))["nll"]
+    for factor in (0.9, 1.1):
+        assert regression_metrics(y, m, apply_sigma_scale(s, best * factor))["nll"] > nll
+
+
+def test_clipped():
+    assert fit_sigma_scale([1.0, 2.0], [1.0, 2.0], [1.0, 1.0]) == SCALE_MIN
+    assert fit_sigma_scale([0.0], [1e9], [1.0]) == SCALE_MAX
+
+
+def test_returns_python_float():
+    y, m, s = _data(1.0, n=100)
+    assert type(fit_sigma_scale(y, m, s)) is float
+
+
+def test_apply_keeps_shape_and_rejects_bad_scale():
+    std = np.ones((3, 2))
+    assert apply_sigma_scale(std, 1.5).shape == (3, 2)
+    assert np.allclose(apply_sigma_scale([0.1, 0.2], 2.0), [0.2, 0.4])
+    for bad in (0.0, -1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="sigma scale"):
+            apply_sigma_scale(std, bad)
+
+
+def test_validates_inputs():
+    with pytest.raises(TableError, match="y_std must be > 0"):
+        fit_sigma_scale([1.0], [1.0], [0.0])
