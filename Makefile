@@ -1,7 +1,8 @@
 # dkluq: two commands do everything on a fresh machine.
 #   make demo   create .venv, install, run ingest -> train -> predict -> scan on sample_data/
 #   make test   create/use the same .venv with the dev extra and run the test suite
-# Also: make bench (benchmarks/, slow, not in CI), make lint, make sample-data (needs chgnet).
+# Also: make bench (benchmarks/, slow, not in CI), make fuzz (2+ min, not in CI), make lint,
+# make sample-data (needs chgnet).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +11,7 @@ DKLUQ  := $(VENV)/bin/dkluq
 DEMO   ?= demo_out
 STAMP  := $(VENV)/.dkluq-installed
 
-.PHONY: demo test lint bench bench-quick sample-data clean install
+.PHONY: demo test lint bench bench-quick sample-data clean install fuzz
 
 install: $(STAMP)
 
@@ -40,11 +41,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/pytest -q
 
+# issue 9: >= 2 minutes of hypothesis fuzzing (mutated real VASP files, random tables); not in CI
+fuzz: $(STAMP)
+	DKLUQ_FUZZ_SECONDS=120 OMP_NUM_THREADS=1 $(VENV)/bin/pytest -q --hypothesis-show-statistics \
+		tests/test_ingest_robust.py tests/test_table_props.py -k "mutated or random_bytes or structured"
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check dkluq_cli tests benchmarks sample_data
 
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	$(PY) -m pip install --quiet -e '.[dev,bench,sample-data]'
 	OMP_NUM_THREADS=1 $(PY) benchmarks/run_all.py
 
 bench-quick: $(STAMP)

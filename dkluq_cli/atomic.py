@@ -9,12 +9,35 @@ caller passes ``force=True``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from dkluq_cli.errors import OutputError
+
+_WRITE_ERRNOS = {
+    errno.ENOSPC,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EDQUOT,
+    errno.EFBIG,
+}
+"""Errors of the file system (not of the data) met while writing: reported as OutputError."""
+
+
+def _under_a_file(folder: Path) -> bool:
+    """Whether some ancestor of a missing ``folder`` is a file (``out.csv/x/y.csv``)."""
+    return any(p.exists() and not p.is_dir() for p in folder.parents)
+
+
+def _umask() -> int:
+    """The process umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def check_writable(path: str | os.PathLike[str], *, force: bool = False) -> Path:
@@ -38,6 +61,11 @@ def check_writable(path: str | os.PathLike[str], *, force: bool = False) -> Path
         raise OutputError(f"output {dest} already exists", hint="pass --force to overwrite it")
     parent = dest.parent if str(dest.parent) else Path(".")
     if not parent.is_dir():
+        if parent.exists() or _under_a_file(parent):
+            raise OutputError(
+                f"output folder {parent} is not a folder (a file is in the way)",
+                hint="choose another path",
+            )
         raise OutputError(
             f"output folder {parent} does not exist", hint="create it first or choose another path"
         )
@@ -65,16 +93,33 @@ def atomic_write(
     """
     del binary
     dest = check_writable(path, force=force)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent or ".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent or "."
+        )
+    except OSError as exc:  # e.g. a read-only file system, which root's os.access does not see
+        raise OutputError(
+            f"cannot write output {dest}: {exc.strerror or exc}",
+            hint="choose a writable folder",
+        ) from exc
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:
+            if exc.errno not in _WRITE_ERRNOS:
+                raise
+            raise OutputError(f"cannot write output {dest}: {exc.strerror or exc}") from exc
         if dest.exists() and not force:
             raise OutputError(f"output {dest} appeared while writing", hint="pass --force")
-        os.replace(tmp, dest)
+        try:
+            os.replace(tmp, dest)
+        except OSError as exc:
+            raise OutputError(f"cannot write output {dest}: {exc.strerror or exc}") from exc
     finally:
-        if tmp.exists():
+        with contextlib.suppress(OSError):
             tmp.unlink()
 
 

@@ -56,13 +56,21 @@ def poscar_row(path: Path) -> pd.DataFrame:
     """One-row table (lattice parameters, volume, formula, n_atoms) from a POSCAR/CONTCAR."""
     import pandas as pd
 
+    cause = _poscar_problem(path)
+    if cause:
+        raise InputError(f"cannot read {path} as a POSCAR: {cause}")
     try:
+        import warnings
+
         from pymatgen.io.vasp import Poscar
 
-        structure = Poscar.from_file(str(path), check_for_potcar=False).structure
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            structure = Poscar.from_file(str(path), check_for_potcar=False).structure
     except Exception as exc:
+        text = " ".join(str(exc).split())[:160]
         raise InputError(
-            f"cannot read {path} as a POSCAR: {str(exc).splitlines()[0][:160]}"
+            f"cannot read {path} as a POSCAR: {type(exc).__name__}" + (f": {text}" if text else "")
         ) from exc
     lat = structure.lattice
     return pd.DataFrame(
@@ -83,6 +91,44 @@ def poscar_row(path: Path) -> pd.DataFrame:
     )
 
 
+def _poscar_problem(path: Path) -> str | None:
+    """A plain-words cause for the common ways a POSCAR is broken, or None if it looks sound.
+
+    Checks what pymatgen reports only as an index or decode error: empty, binary or non-UTF-8
+    content, and atom counts that do not match the coordinate lines.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return f"not readable ({exc.strerror or exc})"
+    if not raw.strip():
+        return "empty file"
+    if b"\0" in raw[:4096]:
+        return "binary data, not a POSCAR text file"
+    try:
+        lines = raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text (byte {exc.start})"
+    if len(lines) < 8:
+        return f"only {len(lines)} line(s); a POSCAR needs at least 8"
+    # counts are on line 6, or line 7 when line 6 holds the element symbols
+    for idx in (5, 6):
+        words = lines[idx].split()
+        if words and all(w.isdigit() for w in words):
+            counts = [int(w) for w in words]
+            break
+    else:
+        return None  # leave unusual layouts to pymatgen
+    start = idx + 1
+    if start < len(lines) and lines[start].strip()[:1] in ("S", "s"):  # Selective dynamics
+        start += 1
+    coords = [ln for ln in lines[start + 1 :] if len(ln.split()) >= 3]
+    n = sum(counts)
+    if len(coords) < n:
+        return f"atom counts {' '.join(words)} add up to {n} atoms but only {len(coords)} coordinate line(s) follow"
+    return None
+
+
 def load_inputs(path: Path) -> pd.DataFrame:
     """Read whatever ``dkluq predict`` was given into a table.
 
@@ -93,6 +139,8 @@ def load_inputs(path: Path) -> pd.DataFrame:
         raise InputError(f"input {path} does not exist", hint="check the path")
     if path.is_dir():
         return _ingest_tree(path)
+    if not path.is_file():  # a FIFO or device would block or stream forever
+        raise InputError(f"input {path} is not a regular file")
     if is_poscar(path):
         return poscar_row(path)
     return read_table(path)

@@ -74,6 +74,8 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise InputError(f"input {src} does not exist", hint="check the path")
     if src.is_dir():
         raise InputError(f"input {src} is a folder, not a table", hint="give a .csv file")
+    if not src.is_file():  # a FIFO or device would block or stream forever
+        raise InputError(f"input {src} is not a regular file", hint="give a .csv file")
     if not os.access(src, os.R_OK):
         raise InputError(f"input {src} is not readable (permission denied)")
     try:
@@ -93,6 +95,12 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     except Exception as exc:  # pyarrow raises its own types for corrupt Parquet
         raise InputError(f"cannot parse table {src}: {type(exc).__name__}: {exc}") from exc
     df.columns = [str(c).strip() for c in df.columns]
+    dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dup:
+        raise TableError(
+            f"table {src} has duplicated column name(s): {', '.join(map(repr, dup))}",
+            hint="rename or drop the extra columns",
+        )
     if len(df) == 0:
         raise TableError(f"table {src} has no rows")
     return df
@@ -144,13 +152,18 @@ def numeric_block(
     require_columns(df, columns, source=source)
     out = np.empty((len(df), len(columns)), dtype=np.float64)
     for j, col in enumerate(columns):
-        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        series = df[col]
+        if isinstance(series, pd.DataFrame):
+            raise TableError(f"{source}: column name {col!r} appears more than once")
+        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
         bad = ~np.isfinite(values)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            cell = series.iloc[i]
+            shown = repr(cell.item() if hasattr(cell, "item") else cell)[:60]
             raise TableError(
                 f"{source}: column {col!r} has {int(bad.sum())} non-numeric or non-finite value(s),"
-                f" first at data row {i + 1} ({df[col].iloc[i]!r})",
+                f" first at data row {i + 1} ({shown})",
                 hint="fix or drop those rows",
             )
         out[:, j] = values

@@ -91,22 +91,72 @@ def run_training(
     Returns:
         The job summary.
     """
-    import json
-
     checkpoint = None
+    created: list[Path] = []
     if resume:
         saved_cfg, saved_splits, checkpoint = load_checkpoint(run_dir)
-        table = Path(saved_cfg.pop("table"))
-        cfg = TrainConfig.from_dict(saved_cfg)
+        try:
+            table = Path(saved_cfg.pop("table"))
+            cfg = TrainConfig.from_dict(saved_cfg)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InputError(
+                f"{run_dir / 'config.json'} is not the config of a dkluq train run",
+                hint="--resume takes the folder of an interrupted dkluq train run",
+            ) from exc
         logger.info("resuming %s from epoch %d", run_dir, int(checkpoint["epoch"]))
     else:
         if table is None:
             raise InputError("no table given", hint="dkluq train TABLE.csv, or --resume RUN_DIR")
-        prepare_output_dir(run_dir, force=force)
+        created = [d for d in (run_dir, *run_dir.parents) if not d.exists()]
+    try:
+        if not resume:
+            prepare_output_dir(run_dir, force=force)
+        return _run(
+            table,
+            cfg,
+            run_dir,
+            checkpoint,
+            resume,
+            split_file,
+            plots,
+            progress,
+            should_stop,
+            stop_after_epoch,
+            saved_splits if resume else None,
+        )
+    except BaseException:
+        _remove_empty(created)  # a failed job leaves no empty run folder behind
+        raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders this job created, innermost first, while they are empty."""
+    for d in folders:
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+def _run(
+    table: Path | None,
+    cfg: TrainConfig,
+    run_dir: Path,
+    checkpoint: dict[str, Any] | None,
+    resume: bool,
+    split_file: Path | None,
+    plots: bool,
+    progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    stop_after_epoch: int | None,
+    saved_splits: dict[str, Any] | None,
+) -> TrainJob:
+    import json
+
     assert table is not None
     df, x, y = load_training_table(table, cfg)
     if resume:
-        splits = splits_from_dict(saved_splits, len(df), "splits.json")
+        splits = splits_from_dict(saved_splits or {}, len(df), "splits.json")
     elif split_file is not None:
         if not split_file.is_file():
             raise InputError(f"split file {split_file} does not exist")

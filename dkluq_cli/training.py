@@ -21,62 +21,15 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from dkluq_cli.config import TrainConfig
 from dkluq_cli.errors import TableError, TrainingError
-from dkluq_cli.table import LATTICE_COLUMNS
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainConfig:
-    """Every hyperparameter of a training run (written to ``config.json``)."""
-
-    features: list[str] = field(default_factory=lambda: list(LATTICE_COLUMNS))
-    target: str = "energy_eV"
-    inducing: int = 50
-    init: str = "fcm"
-    fuzzifier: str | float = "auto"
-    init_subset: int = 1000
-    kernel: str = "matern52"
-    width: int = 128
-    depth: int = 4
-    dropout: float = 0.0
-    activation: str = "relu"
-    spectral_norm: bool = True
-    sn_coeff: float = 0.95
-    n_power_iterations: int = 1
-    min_noise: float = 1e-6
-    init_noise: float = 1e-2
-    ngd: bool = False
-    ngd_lr: float = 0.1
-    epochs: int = 300
-    batch_size: int = 256
-    lr: float = 3e-3
-    lr_min_factor: float = 0.02
-    weight_decay: float = 0.0
-    patience: int = 40
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    double: bool = False
-    threads: int | None = 1
-    max_seconds: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (JSON-safe)."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build from a dict, ignoring unknown keys."""
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass
@@ -297,10 +250,16 @@ class _Trainer:
         self.model, self.likelihood = model, likelihood
         self.mll = gpytorch.mlls.VariationalELBO(likelihood, model.gp, num_data=n_train)
         var_params = set(map(id, model.gp.variational_parameters())) if cfg.ngd else set()
-        adam_params = [p for p in model.parameters() if id(p) not in var_params]
-        adam_params += list(likelihood.parameters())
+        gp_params = [p for p in model.gp.parameters() if id(p) not in var_params]
+        gp_params += list(likelihood.parameters())
+        gp_lr = cfg.gp_lr if cfg.gp_lr is not None else cfg.lr
         self.optimizer = torch.optim.Adam(
-            adam_params, lr=cfg.lr, weight_decay=cfg.weight_decay, foreach=True
+            [
+                {"params": list(model.extractor.parameters()), "lr": cfg.lr},
+                {"params": gp_params, "lr": gp_lr},
+            ],
+            weight_decay=cfg.weight_decay,
+            foreach=True,
         )
         self.ngd = (
             gpytorch.optim.NGD(model.gp.variational_parameters(), num_data=n_train, lr=cfg.ngd_lr)
@@ -309,8 +268,13 @@ class _Trainer:
         )
         steps_per_epoch = max(1, math.ceil(n_train / cfg.batch_size))
         self.steps_per_epoch = steps_per_epoch
-        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.optimizer, T_max=cfg.epochs * steps_per_epoch, eta_min=cfg.lr * cfg.lr_min_factor
+        total = cfg.epochs * steps_per_epoch
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            lambda step: (
+                cfg.lr_min_factor
+                + (1 - cfg.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+            ),
         )
         self.shuffle_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.surrogate = Surrogate(
@@ -427,15 +391,16 @@ class _Trainer:
 
         cfg = self.cfg
         last_snapshot = self.snapshot()
-        jitter = None
+        jitter = cfg.jitter
         while self.epoch < cfg.epochs:
             t0 = time.perf_counter()
             try:
-                with gpytorch.settings.variational_cholesky_jitter(jitter):
+                with gpytorch.settings.variational_cholesky_jitter(jitter, jitter):
                     loss = self._epoch()
             except NotPSDError as exc:
-                if jitter is None:
-                    jitter = 1e-3 if self.dtype.is_floating_point and not cfg.double else 1e-5
+                if jitter == cfg.jitter:
+                    jitter = max(1e3 * cfg.jitter, 1e-4)
+                    self.surrogate.config["jitter"] = jitter
                     logger.warning(
                         "kernel matrix not positive definite at epoch %d; retrying the epoch "
                         "with jitter %.0e",

@@ -46,3 +46,26 @@ def shared_vasp() -> Path:
             f"shared VASP corpus not found at {SHARED_VASP} (only present on dev machines/CI)"
         )
     return SHARED_VASP
+
+
+BAD_INPUT_CASES = pytest.StashKey[int]()
+"""Set by tests/test_bad_inputs.py to the number of corpus cases; reported at the end."""
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print 'bad-input corpus: N cases (...)' when the corpus test ran."""
+    del exitstatus
+    n = config.stash.get(BAD_INPUT_CASES, None)
+    if n is None:
+        return
+    outcome: dict[str, str] = {}
+    for key in ("passed", "skipped", "xfailed", "xpassed", "failed", "error"):
+        for rep in terminalreporter.stats.get(key, []):
+            nodeid = getattr(rep, "nodeid", "")
+            if "test_bad_input[" in nodeid and (key != "passed" or nodeid not in outcome):
+                outcome[nodeid] = key
+    outcomes: dict[str, int] = {}
+    for key in outcome.values():
+        outcomes[key] = outcomes.get(key, 0) + 1
+    detail = ", ".join(f"{v} {k}" for k, v in sorted(outcomes.items()))
+    terminalreporter.write_sep("-", f"bad-input corpus: {n} cases ({detail})")

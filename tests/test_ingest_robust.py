@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from dkluq_cli.ingest import ingest
@@ -189,7 +189,9 @@ def test_mutated_real_files_give_row_or_reason(fuzz_texts, tmp_path_factory, whi
     for r in res.rejected:
         assert r["reason"] and "\n" not in r["reason"]
         assert not r["reason"].startswith("internal error"), r["reason"]
+        event(f"{name} {mut[0]}: rejected ({r['category']})")
     if res.rows:
+        event(f"{name} {mut[0]}: row")
         row = res.rows[0]
         assert row["energy_eV"] == row["energy_eV"]  # not NaN
         text = data.decode("utf-8", errors="replace")

@@ -24,7 +24,8 @@ class EnergyKind(str, Enum):
 @command
 def ingest_cmd(
     paths: Annotated[
-        list[Path], typer.Argument(help="Run folders, trees of them, or single files.")
+        list[Path],
+        typer.Argument(help="Run folders, trees of them, or single files.", readable=False),
     ],
     output: Annotated[
         Path,
@@ -104,6 +105,12 @@ def ingest_cmd(
         if "p" in bar:
             bar["p"].stop()
 
+    if not result.rows and not result.rejected:
+        where = ", ".join(str(p) for p in paths)
+        raise InputError(
+            f"no VASP output files found under {where}",
+            hint="looked for vasprun.xml, OUTCAR, OSZICAR, CONTCAR and POSCAR (also .gz/.bz2/.xz)",
+        )
     _summary(console, result)
     try:
         write_outputs(result, out_paths, force=force)

@@ -12,9 +12,15 @@ from dkluq_cli.cli.common import command, echo_result, err_console
 
 @command
 def predict_cmd(
-    model: Annotated[Path, typer.Argument(help="model.pt from `dkluq train` (or its run folder).")],
+    model: Annotated[
+        Path,
+        typer.Argument(help="model.pt from `dkluq train` (or its run folder).", readable=False),
+    ],
     inputs: Annotated[
-        Path, typer.Argument(help="Table (CSV/Parquet), a POSCAR/CONTCAR, or a VASP run tree.")
+        Path,
+        typer.Argument(
+            help="Table (CSV/Parquet), a POSCAR/CONTCAR, or a VASP run tree.", readable=False
+        ),
     ],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Predictions CSV (or .parquet).")

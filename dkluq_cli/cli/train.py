@@ -10,6 +10,10 @@ from typing import Annotated, Optional
 import typer
 
 from dkluq_cli.cli.common import command, echo_result, err_console, show_progress
+from dkluq_cli.config import TrainConfig
+
+_D = TrainConfig()
+"""The defaults: the CLI shows and uses exactly the library's."""
 
 
 class Kernel(str, Enum):
@@ -23,6 +27,13 @@ class Init(str, Enum):
     fcm = "fcm"
     kmeans = "kmeans"
     random = "random"
+
+
+class Activation(str, Enum):
+    relu = "relu"
+    elu = "elu"
+    silu = "silu"
+    tanh = "tanh"
 
 
 class Device(str, Enum):
@@ -55,18 +66,19 @@ def train_cmd(
     table: Annotated[
         Optional[Path],
         typer.Argument(
-            help="Table from `dkluq ingest` (CSV/Parquet) with feature and target columns."
+            help="Table from `dkluq ingest` (CSV/Parquet) with feature and target columns.",
+            readable=False,  # dkluq says "not readable" itself, in its one-line form
         ),
     ] = None,
     inducing: Annotated[
         int, typer.Option("--inducing", "-m", min=1, help="Number of inducing points m.")
-    ] = 50,
-    features: Annotated[
-        str, typer.Option(help="Comma-separated input columns.")
-    ] = "a,b,c,alpha,beta,gamma",
+    ] = _D.inducing,
+    features: Annotated[str, typer.Option(help="Comma-separated input columns.")] = ",".join(
+        _D.features
+    ),
     target: Annotated[
         str, typer.Option(help="Target column (energy_eV, energy_per_atom_eV, ...).")
-    ] = "energy_eV",
+    ] = _D.target,
     init: Annotated[
         Init, typer.Option(help="Initial inducing points: fuzzy c-means, k-means or random.")
     ] = Init.fcm,
@@ -75,35 +87,43 @@ def train_cmd(
     ] = "auto",
     init_subset: Annotated[
         int, typer.Option(min=2, help="Rows clustered for the initial inducing points.")
-    ] = 1000,
-    kernel: Annotated[Kernel, typer.Option(help="GP base kernel.")] = Kernel.matern52,
-    width: Annotated[int, typer.Option(min=1, help="Feature width W.")] = 128,
-    depth: Annotated[int, typer.Option(min=0, help="Residual blocks D.")] = 4,
+    ] = _D.init_subset,
+    kernel: Annotated[Kernel, typer.Option(help="GP base kernel.")] = Kernel(_D.kernel),
+    width: Annotated[int, typer.Option(min=1, help="Feature width W.")] = _D.width,
+    depth: Annotated[int, typer.Option(min=0, help="Residual blocks D.")] = _D.depth,
     dropout: Annotated[
         float, typer.Option(min=0.0, max=0.9, help="Dropout in residual blocks.")
-    ] = 0.01,
-    activation: Annotated[str, typer.Option(help="relu, elu, silu or tanh.")] = "relu",
+    ] = _D.dropout,
+    activation: Annotated[
+        Activation, typer.Option(help="Activation of the residual blocks.")
+    ] = Activation(_D.activation),
     spectral_norm: Annotated[
         bool,
         typer.Option("--spectral-norm/--no-spectral-norm", help="Soft spectral normalisation."),
     ] = True,
-    sn_coeff: Annotated[float, typer.Option(min=0.01, help="Spectral-norm bound c.")] = 0.95,
-    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs.")] = 300,
-    batch_size: Annotated[int, typer.Option(min=2, help="Minibatch size.")] = 256,
-    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate (cosine-decayed).")] = 3e-3,
+    sn_coeff: Annotated[float, typer.Option(min=0.01, help="Spectral-norm bound c.")] = _D.sn_coeff,
+    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs.")] = _D.epochs,
+    batch_size: Annotated[int, typer.Option(min=2, help="Minibatch size.")] = _D.batch_size,
+    lr: Annotated[
+        float, typer.Option(min=0.0, help="Adam learning rate (cosine-decayed).")
+    ] = _D.lr,
     ngd: Annotated[
         bool, typer.Option("--ngd/--no-ngd", help="Natural-gradient steps for q(u).")
-    ] = False,
-    patience: Annotated[int, typer.Option(min=1, help="Early-stopping patience (epochs).")] = 40,
-    val_fraction: Annotated[float, typer.Option(help="Validation fraction.")] = 0.1,
-    test_fraction: Annotated[float, typer.Option(help="Test fraction.")] = 0.1,
+    ] = _D.ngd,
+    patience: Annotated[
+        int, typer.Option(min=1, help="Early-stopping patience (epochs).")
+    ] = _D.patience,
+    val_fraction: Annotated[float, typer.Option(help="Validation fraction.")] = _D.val_fraction,
+    test_fraction: Annotated[float, typer.Option(help="Test fraction.")] = _D.test_fraction,
     split_file: Annotated[
-        Optional[Path], typer.Option(help="JSON with train/val/test row indices.")
+        Optional[Path], typer.Option(help="JSON with train/val/test row indices.", readable=False)
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for python, numpy and torch.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed for python, numpy and torch.")] = _D.seed,
     device: Annotated[Device, typer.Option(help="Compute device.")] = Device.auto,
     double: Annotated[bool, typer.Option("--double", help="Train in float64.")] = False,
-    threads: Annotated[int, typer.Option(min=0, help="torch threads (0 = torch default).")] = 1,
+    threads: Annotated[
+        int, typer.Option(min=0, help="torch threads (0 = torch default).")
+    ] = _D.threads or 0,
     max_seconds: Annotated[
         Optional[float], typer.Option(help="Stop training after this many seconds.")
     ] = None,
@@ -112,7 +132,8 @@ def train_cmd(
         typer.Option("-o", "--output", help="Run directory (default runs/<table>-<time>)."),
     ] = None,
     resume: Annotated[
-        Optional[Path], typer.Option(help="Continue an interrupted run in this folder.")
+        Optional[Path],
+        typer.Option(help="Continue an interrupted run in this folder.", readable=False),
     ] = None,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures.")] = True,
     force: Annotated[
@@ -151,7 +172,7 @@ def train_cmd(
         width=width,
         depth=depth,
         dropout=dropout,
-        activation=activation,
+        activation=activation.value,
         spectral_norm=spectral_norm,
         sn_coeff=sn_coeff,
         ngd=ngd,
@@ -210,17 +231,19 @@ def _run_with_progress(table, cfg, run_dir, force, split_file, resume, plots, st
         disable=not show_progress(),
         transient=False,
     )
+    task = bar.add_task("train", total=cfg.epochs, info="")
+
+    def on_epoch(p):
+        if not bar.live.is_started:  # start at the first epoch: input errors come bare
+            bar.start()
+        bar.update(
+            task,
+            completed=p.epoch,
+            info=f"loss {p.loss:.4g}  val RMSE {p.val_rmse:.4g}  val NLL {p.val_nll:.3f}",
+        )
+
     try:
-        with bar:
-            task = bar.add_task("train", total=cfg.epochs, info="")
-
-            def on_epoch(p):
-                bar.update(
-                    task,
-                    completed=p.epoch,
-                    info=f"loss {p.loss:.4g}  val RMSE {p.val_rmse:.4g}  val NLL {p.val_nll:.3f}",
-                )
-
+        try:
             return run_training(
                 table,
                 cfg,
@@ -233,6 +256,9 @@ def _run_with_progress(table, cfg, run_dir, force, split_file, resume, plots, st
                 should_stop=stop,
                 stop_after_epoch=stop_after_epoch,
             )
+        finally:
+            if bar.live.is_started:
+                bar.stop()
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)

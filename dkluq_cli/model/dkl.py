@@ -105,6 +105,11 @@ class Surrogate:
     reference: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def jitter(self) -> gpytorch.settings.variational_cholesky_jitter:
+        """The covariance jitter the model was trained with, as a gpytorch settings context."""
+        value = float(self.config.get("jitter", 1e-4))
+        return gpytorch.settings.variational_cholesky_jitter(value, value)
+
     @property
     def device(self) -> torch.device:
         """Device the model lives on."""
@@ -136,7 +141,7 @@ class Surrogate:
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         means, stds, lat = [], [], []
         noise = float(self.likelihood.noise.detach().cpu().reshape(-1)[0])
-        with gpytorch.settings.skip_posterior_variances(False):
+        with gpytorch.settings.skip_posterior_variances(False), self.jitter():
             for start in range(0, len(x), batch_size):
                 f = self.model(self.standardise(x[start : start + batch_size]))
                 var_f = f.variance.clamp_min(0.0).double().cpu().numpy()
@@ -182,7 +187,8 @@ class Surrogate:
             Array (n_samples × n) of function values in target units.
         """
         self.model.eval()
-        f = self.model(self.standardise(x))
+        with self.jitter():
+            f = self.model(self.standardise(x))
         mean = f.mean.double()
         cov = f.covariance_matrix.double()
         cov = 0.5 * (cov + cov.T)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -124,15 +125,32 @@ def read_model_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
             src = src / "model.pt"
         else:
             raise ModelFileError(f"{src} is a folder without model.pt", hint="pass the model file")
+    if not src.is_file():
+        raise ModelFileError(f"model file {src} is not a regular file")
     try:
-        data = torch.load(src, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            data = torch.load(src, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        culprit = next((ln for ln in lines if "GLOBAL" in ln or "global" in ln), "")
         raise ModelFileError(
-            f"refusing to load {src}: it contains pickled objects that could run code ({first[:120]})",
+            f"refusing to load {src}: it contains pickled objects that could run code"
+            + (f" ({culprit[:160]})" if culprit else ""),
             hint="only load model files written by dkluq train",
         ) from exc
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        UnicodeDecodeError,
+    ) as exc:
         raise ModelFileError(
             f"cannot read model file {src}: truncated or not a dkluq model ({type(exc).__name__})",
             hint="retrain, or copy the file again",
@@ -164,9 +182,9 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
         The surrogate, in eval mode.
     """
     data = read_model_dict(path)
-    config = dict(data["config"])
-    n_features = len(data["features"])
     try:
+        config = dict(data["config"])
+        n_features = len(data["features"])
         model, likelihood = build_dkl(config, n_features)
         if config.get("double"):
             model.double()
@@ -177,7 +195,21 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
         raise ModelFileError(
             f"model file {data['_path']} does not match its own configuration: {str(exc)[:160]}"
         ) from exc
-    surrogate = Surrogate(
+    try:
+        surrogate = _surrogate(data, model, likelihood, config)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(
+            f"damaged model file {data['_path']}: {type(exc).__name__}: {str(exc)[:120]}"
+        ) from exc
+    surrogate.model.eval()
+    surrogate.likelihood.eval()
+    return surrogate.to(device)
+
+
+def _surrogate(
+    data: dict[str, Any], model: Any, likelihood: Any, config: dict[str, Any]
+) -> Surrogate:
+    return Surrogate(
         model=model,
         likelihood=likelihood,
         features=list(data["features"]),
@@ -194,6 +226,3 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
         reference=data.get("reference"),
         extra=dict(data.get("extra") or {}),
     )
-    surrogate.model.eval()
-    surrogate.likelihood.eval()
-    return surrogate.to(device)

@@ -150,6 +150,8 @@ def probe(path: str | os.PathLike[str]) -> str | None:
         return f"cannot stat: {exc.strerror or exc}"
     if p.is_dir():
         return "is a folder, not a file"
+    if not p.is_file():  # a FIFO would block the reader; a device would never end
+        return "not a regular file (a FIFO, socket or device)"
     if size == 0:
         return "empty file (0 bytes)"
     total = 0

@@ -1,0 +1,108 @@
+"""``dkluq eos``: equation of state with uncertainty from joint posterior samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dkluq_cli.cli.common import command, echo_result, err_console
+
+
+@command
+def eos_cmd(
+    model: Annotated[
+        Path,
+        typer.Argument(help="model.pt from `dkluq train` (or its run folder).", readable=False),
+    ],
+    lattice_range: Annotated[
+        tuple[float, float],
+        typer.Option(help="Scale factors of a, b, c along the isotropic line.", metavar="LO HI"),
+    ] = (0.94, 1.06),
+    eos: Annotated[
+        str,
+        typer.Option(
+            "--eos",
+            help="Equation of state (fitted by pymatgen).",
+            metavar="birch-murnaghan|vinet|murnaghan",
+        ),
+    ] = "birch-murnaghan",
+    points: Annotated[int, typer.Option(min=7, help="Points along the line.")] = 41,
+    samples: Annotated[
+        int, typer.Option(min=10, help="Joint posterior samples, each fitted with the EOS.")
+    ] = 400,
+    reference: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="POSCAR whose lattice is the centre of the line; default: the model's reference "
+            "crystal, else the centre of the training domain (midpoint of each training range).",
+            readable=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Output folder (eos.json, CSVs, eos.png).", readable=False
+        ),
+    ] = Path("eos_out"),
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the posterior samples.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write eos.png.")] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into an existing non-empty folder.")
+    ] = False,
+) -> None:
+    """Fit an EOS to posterior samples along the isotropic line: a0, V0, B0, E0 with σ and 95 % CI."""
+    from dkluq_cli.atomic import prepare_output_dir
+    from dkluq_cli.device import resolve_device
+    from dkluq_cli.eos import QUANTITIES, UNITS, eos_analysis, pymatgen_eos_name, write_eos
+    from dkluq_cli.lattice import (
+        check_lattice_features,
+        load_reference_option,
+        reference_lattice,
+    )
+    from dkluq_cli.model.io import load_model
+
+    pymatgen_eos_name(eos)
+    surrogate = load_model(model, resolve_device(device))
+    check_lattice_features(surrogate, "eos")
+    ref = load_reference_option(surrogate, reference)
+    centre, source = reference_lattice(surrogate, ref)
+    crystal = ref or surrogate.reference
+    n_atoms = len(crystal["species"]) if crystal and crystal.get("species") else None
+    out = prepare_output_dir(output, force=force)
+    res = eos_analysis(
+        surrogate,
+        centre,
+        lattice_range=lattice_range,
+        points=points,
+        n_samples=samples,
+        eos=eos,
+        seed=seed,
+        n_atoms=n_atoms,
+        reference_source=source,
+    )
+    files = write_eos(res, out, plot=plot)
+    stats = res.stats()
+    console = err_console()
+    console.print(
+        f"{res.eos} fitted to {len(res.fits)} of {samples} joint posterior samples along "
+        f"{res.scales[0]:g}–{res.scales[-1]:g} × {source}"
+        + (f" ({res.n_failed} failed or had no minimum on the line)" if res.n_failed else "")
+    )
+    for q in QUANTITIES:
+        s = stats[q]
+        console.print(
+            f"  {q} = {s['mean']:.6g} ± {s['std']:.3g} {UNITS[q]}  "
+            f"(95 %: {s['ci95'][0]:.6g} – {s['ci95'][1]:.6g})"
+        )
+    if json_out:
+        echo_result(json.dumps(stats))
+    else:
+        for f in files:
+            echo_result(str(f))

@@ -1,0 +1,127 @@
+"""``dkluq suggest``: the next structures to compute with DFT."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dkluq_cli.cli.common import command, echo_result, err_console
+
+
+@command
+def suggest_cmd(
+    model: Annotated[
+        Path,
+        typer.Argument(help="model.pt from `dkluq train` (or its run folder).", readable=False),
+    ],
+    n: Annotated[
+        int, typer.Option("--n", "-n", min=1, help="Number of structures to propose.")
+    ] = 20,
+    lattice_range: Annotated[
+        tuple[float, float],
+        typer.Option(
+            help="Box: every lattice parameter in [LO, HI] × the reference value.",
+            metavar="LO HI",
+        ),
+    ] = (0.9, 1.1),
+    strategy: Annotated[
+        str,
+        typer.Option(
+            help="batch: greedy max. variance conditioned on earlier picks (high σ and diverse); "
+            "max-std: the N largest σ; random: uniform in the box.",
+            metavar="batch|max-std|random",
+        ),
+    ] = "batch",
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output folder (one sub-folder per candidate).",
+            readable=False,
+        ),
+    ] = Path("next_runs"),
+    reference: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="POSCAR whose species and fractional coordinates go into the new POSCARs (and "
+            "whose lattice centres the box); default: the model's reference crystal.",
+            readable=False,
+        ),
+    ] = None,
+    pool: Annotated[int, typer.Option(min=16, help="Sobol candidate pool size.")] = 4096,
+    fix_angles: Annotated[
+        bool, typer.Option("--fix-angles", help="Keep α, β, γ at the reference.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the pool / random points.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write suggest.png.")] = True,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into an existing non-empty folder.")
+    ] = False,
+) -> None:
+    """Propose the next N structures for DFT: POSCAR folders plus candidates.csv."""
+    from dkluq_cli.atomic import prepare_output_dir
+    from dkluq_cli.device import resolve_device
+    from dkluq_cli.errors import DkluqError
+    from dkluq_cli.lattice import (
+        check_lattice_features,
+        load_reference_option,
+        reference_lattice,
+        require_structure_reference,
+    )
+    from dkluq_cli.model.io import load_model
+    from dkluq_cli.suggest import STRATEGIES, suggest, summary, write_suggestion
+
+    if strategy not in STRATEGIES:
+        raise DkluqError(
+            f"unknown --strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
+        )
+    surrogate = load_model(model, resolve_device(device))
+    check_lattice_features(surrogate, "suggest")
+    ref = load_reference_option(surrogate, reference)
+    crystal = require_structure_reference(surrogate, ref)
+    centre, source = reference_lattice(surrogate, ref)
+    out = prepare_output_dir(output, force=force)
+    console = err_console()
+    console.print(
+        f"box: {lattice_range[0]:g}–{lattice_range[1]:g} × {source} "
+        f"({', '.join(f'{v:.4g}' for v in centre)})"
+    )
+    sug = suggest(
+        surrogate,
+        centre,
+        n,
+        lattice_range=lattice_range,
+        strategy=strategy,
+        pool_size=pool,
+        fix_angles=fix_angles,
+        seed=seed,
+        progress=lambda msg: console.print(f"[dim]{msg}[/]"),
+    )
+    files = write_suggestion(sug, crystal, out, surrogate.target, surrogate.target_unit)
+    stale = sorted(
+        p.name
+        for p in out.glob("cand_*")
+        if p.is_dir() and p.name not in {f.parent.name for f in files[1:]}
+    )
+    s = summary(sug)
+    unit = surrogate.target_unit
+    console.print(
+        f"{s['n']} candidates ({strategy}) → {out}: σ mean {s['mean_std']:.4g} {unit}, max "
+        f"{s['max_std']:.4g} {unit}; σ given the higher-ranked picks mean "
+        f"{s['mean_std_given_previous']:.4g} {unit}; min. pairwise distance "
+        f"{s['min_pairwise_distance']:.3f} (box units)"
+    )
+    if stale:
+        console.print(
+            f"[yellow]{len(stale)} older candidate folder(s) from a previous run remain in {out} "
+            f"({stale[0]} …): remove them before running DFT on the whole folder[/]"
+        )
+    echo_result(str(files[0]))
+    if plot:
+        from dkluq_cli.plots.suggest import suggest_plot
+
+        echo_result(str(suggest_plot(sug, out / "suggest.png", unit=unit)))

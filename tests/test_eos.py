@@ -1,0 +1,133 @@
+"""dkluq eos: the --json shape, a0's 95 % interval against the oracle's own EOS fit, options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dkluq_cli.eos import fit_eos
+from tests.conftest import SAMPLE, plain
+from tests.lattice_model import lattice_model_dir
+
+QUANTITIES = ("a0", "V0", "B0", "E0")
+
+
+@pytest.fixture(scope="module")
+def model_dir() -> Path:
+    """The shared test model (whole sample table, no reference crystal)."""
+    return lattice_model_dir()
+
+
+@pytest.fixture(scope="module")
+def eos_json(model_dir, tmp_path_factory):
+    """``dkluq eos MODEL --json`` on the default line (0.94–1.06), run once."""
+    from typer.testing import CliRunner
+
+    from dkluq_cli.cli.app import app
+
+    out = tmp_path_factory.mktemp("eos_out") / "eos"
+    runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"})
+    r = runner.invoke(app, ["eos", str(model_dir), "--json", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    return r, out
+
+
+def oracle_a0(reference: np.ndarray, lattice_range=(0.94, 1.06), eos="birch_murnaghan"):
+    """The oracle's a0 (Å) and B0 (GPa): the same EOS fitted by pymatgen to the committed cubic
+    line (sample_data/srtio3_cubic.csv) over the same range of edge lengths as the model's line."""
+    cub = pd.read_csv(SAMPLE / "srtio3_cubic.csv")
+    edge = float(np.cbrt(np.prod(reference[:3])))
+    s = cub["a"].to_numpy() / edge
+    keep = (s >= lattice_range[0] - 1e-9) & (s <= lattice_range[1] + 1e-9)
+    fit, _ = fit_eos(cub["volume"].to_numpy()[keep], cub["energy_eV"].to_numpy()[keep], eos, 1.0)
+    return fit.a0, fit.B0
+
+
+def test_json_shape_and_files(eos_json):
+    r, out = eos_json
+    obj = json.loads(r.stdout)  # stdout is exactly one JSON object
+    assert set(obj) == set(QUANTITIES)
+    for q in QUANTITIES:
+        v = obj[q]
+        assert set(v) == {"mean", "std", "ci95"}
+        lo, hi = v["ci95"]
+        assert lo <= v["mean"] <= hi and v["std"] > 0
+    assert 3.5 < obj["a0"]["mean"] < 4.3 and obj["B0"]["mean"] > 0 and obj["E0"]["mean"] < 0
+    np.testing.assert_allclose(obj["V0"]["mean"] ** (1 / 3), obj["a0"]["mean"], rtol=2e-3)
+    for name in ("eos.json", "eos_line.csv", "eos_samples.csv", "eos.png"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    report = json.loads((out / "eos.json").read_text())
+    assert report["fit"]["eos"] == "birch_murnaghan"
+    assert report["fit"]["n_fitted"] + report["fit"]["n_failed"] == report["fit"]["n_samples"]
+    assert report["fit"]["n_failed"] <= 0.05 * report["fit"]["n_samples"]
+    line = pd.read_csv(out / "eos_line.csv")
+    assert (line["energy_sample_lo95_eV"] <= line["energy_sample_hi95_eV"]).all()
+    assert len(pd.read_csv(out / "eos_samples.csv")) == report["fit"]["n_fitted"]
+    assert "a0 =" in plain(r.stderr) and "GPa" in plain(r.stderr)
+
+
+def test_a0_interval_contains_oracle_and_is_narrow(eos_json, model_dir):
+    r, out = eos_json
+    obj = json.loads(r.stdout)
+    report = json.loads((out / "eos.json").read_text())
+    a0_oracle, b0_oracle = oracle_a0(np.array(report["fit"]["reference_lattice"]))
+    lo, hi = obj["a0"]["ci95"]
+    print(f"a0 {obj['a0']} oracle {a0_oracle:.5f}; B0 {obj['B0']} oracle {b0_oracle:.1f}")
+    assert lo <= a0_oracle <= hi, (lo, hi, a0_oracle)
+    assert hi - lo < 0.02, hi - lo
+
+
+def test_other_eos_and_reference(invoke, model_dir, tmp_path):
+    poscar = tmp_path / "POSCAR"
+    poscar.write_text(
+        "SrTiO3\n1.0\n3.914 0 0\n0 3.914 0\n0 0 3.914\nSr Ti O\n1 1 3\nDirect\n"
+        "0 0 0\n0.5 0.5 0.5\n0.5 0.5 0\n0.5 0 0.5\n0 0.5 0.5\n"
+    )
+    got = {}
+    for eos in ("vinet", "murnaghan"):
+        r = invoke(
+            "eos",
+            model_dir,
+            "--eos",
+            eos,
+            "--reference",
+            poscar,
+            "--samples",
+            "60",
+            "--points",
+            "25",
+            "--no-plot",
+            "--json",
+            "-o",
+            tmp_path / eos,
+        )
+        assert r.exit_code == 0, r.output
+        got[eos] = json.loads(r.stdout)
+        report = json.loads((tmp_path / eos / "eos.json").read_text())
+        assert report["fit"]["eos"] == eos
+        assert report["fit"]["reference_lattice"] == [3.914, 3.914, 3.914, 90.0, 90.0, 90.0]
+        # cubic reference: a0 is exactly the cube root of V0, sample by sample
+        s = pd.read_csv(tmp_path / eos / "eos_samples.csv")
+        np.testing.assert_allclose(s["a0_A"], s["V0_A3"] ** (1 / 3), rtol=1e-12)
+    assert abs(got["vinet"]["a0"]["mean"] - got["murnaghan"]["a0"]["mean"]) < 0.02
+
+
+def test_bad_options_are_one_line(invoke, model_dir, tmp_path):
+    r = invoke("eos", model_dir, "--eos", "polynomial", "-o", tmp_path / "x")
+    assert r.exit_code == 1 and "equation of state" in plain(r.stderr)
+    r = invoke("eos", model_dir, "--lattice-range", "1.06", "0.94", "-o", tmp_path / "y")
+    assert r.exit_code == 1 and "lattice-range" in plain(r.stderr)
+    # a line that misses the minimum: no fit has its minimum on the line
+    r = invoke(
+        "eos", model_dir, "--lattice-range", "0.90", "0.93", "--samples", "20", "-o", tmp_path / "z"
+    )
+    assert r.exit_code == 1 and "minimum" in plain(r.stderr)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "f").write_text("x")
+    r = invoke("eos", model_dir, "-o", busy)
+    assert r.exit_code == 1 and "not empty" in plain(r.stderr)
