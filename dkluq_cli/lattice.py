@@ -469,6 +469,34 @@ def load_reference_option(
     return ref
 
 
+def open_lattice_model(
+    model: str | os.PathLike[str],
+    device: str,
+    reference: str | os.PathLike[str] | None,
+    command: str,
+) -> tuple[Surrogate, dict[str, Any] | None, np.ndarray, str]:
+    """Load a model for a lattice command and settle its reference (``suggest``, ``eos``).
+
+    Args:
+        model: Model file or run folder.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        reference: The ``--reference`` POSCAR, or None.
+        command: Command name, for messages.
+
+    Returns:
+        ``(surrogate, reference crystal from --reference or None, centre lattice (6,) in Å and
+        degrees, where the centre came from)``.
+    """
+    from dkluq_cli.device import resolve_device
+    from dkluq_cli.model.io import load_model
+
+    surrogate = load_model(model, resolve_device(device))
+    check_lattice_features(surrogate, command)
+    ref = load_reference_option(surrogate, reference)
+    centre, source = reference_lattice(surrogate, ref)
+    return surrogate, ref, centre, source
+
+
 __all__ = [
     "ANGLES",
     "DOMAIN_CENTRE_DESCRIPTION",
@@ -480,6 +508,7 @@ __all__ = [
     "check_lattice_features",
     "domain_centre",
     "load_reference_option",
+    "open_lattice_model",
     "params_to_structure",
     "parse_at",
     "read_poscar",

@@ -14,6 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, TypeVar
 
 import typer
@@ -21,6 +22,14 @@ import typer
 from dkluq_cli.errors import DkluqError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Device(str, Enum):
+    """``--device`` choices of every command that runs the model."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
 
 
 @dataclass

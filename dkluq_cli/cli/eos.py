@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dkluq_cli.cli.common import command, echo_result, err_console
+from dkluq_cli.cli.common import Device, command, echo_result, err_console
 
 
 @command
@@ -51,7 +51,7 @@ def eos_cmd(
         bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the posterior samples.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+    device: Annotated[Device, typer.Option(help="Compute device.")] = Device.auto,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write eos.png.")] = True,
     force: Annotated[
         bool, typer.Option("--force", help="Write into an existing non-empty folder.")
@@ -59,20 +59,11 @@ def eos_cmd(
 ) -> None:
     """Fit an EOS to posterior samples along the isotropic line: a0, V0, B0, E0 with σ and 95 % CI."""
     from dkluq_cli.atomic import prepare_output_dir
-    from dkluq_cli.device import resolve_device
     from dkluq_cli.eos import QUANTITIES, UNITS, eos_analysis, pymatgen_eos_name, write_eos
-    from dkluq_cli.lattice import (
-        check_lattice_features,
-        load_reference_option,
-        reference_lattice,
-    )
-    from dkluq_cli.model.io import load_model
+    from dkluq_cli.lattice import open_lattice_model
 
     pymatgen_eos_name(eos)
-    surrogate = load_model(model, resolve_device(device))
-    check_lattice_features(surrogate, "eos")
-    ref = load_reference_option(surrogate, reference)
-    centre, source = reference_lattice(surrogate, ref)
+    surrogate, ref, centre, source = open_lattice_model(model, device.value, reference, "eos")
     crystal = ref or surrogate.reference
     n_atoms = len(crystal["species"]) if crystal and crystal.get("species") else None
     out = prepare_output_dir(output, force=force)

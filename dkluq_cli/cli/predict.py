@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from dkluq_cli.cli.common import command, echo_result, err_console
+from dkluq_cli.cli.common import Device, command, echo_result, err_console
 
 
 @command
@@ -25,7 +25,7 @@ def predict_cmd(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Predictions CSV (or .parquet).")
     ] = Path("predictions.csv"),
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+    device: Annotated[Device, typer.Option(help="Compute device.")] = Device.auto,
     batch_size: Annotated[int, typer.Option(min=1, help="Rows per forward pass.")] = 8192,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
 ) -> None:
@@ -37,7 +37,7 @@ def predict_cmd(
     from dkluq_cli.table import write_table
 
     check_writable(output, force=force)
-    surrogate = load_model(model, resolve_device(device))
+    surrogate = load_model(model, resolve_device(device.value))
     df = load_inputs(inputs)
     out = predict_frame(surrogate, df, source=str(inputs), batch_size=batch_size)
     write_table(out, output, force=force)

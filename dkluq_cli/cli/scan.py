@@ -9,19 +9,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from dkluq_cli.cli.common import command, echo_result, err_console
+from dkluq_cli.cli.common import Device, command, echo_result, err_console
 
 
 class Format(str, Enum):
     png = "png"
     svg = "svg"
     pdf = "pdf"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 def _check_range(value: Optional[tuple[float, float]]) -> Optional[tuple[float, float]]:

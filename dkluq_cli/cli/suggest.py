@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dkluq_cli.cli.common import command, echo_result, err_console
+from dkluq_cli.cli.common import Device, command, echo_result, err_console
 
 
 @command
@@ -56,7 +56,7 @@ def suggest_cmd(
         bool, typer.Option("--fix-angles", help="Keep α, β, γ at the reference.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the pool / random points.")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "cpu",
+    device: Annotated[Device, typer.Option(help="Compute device.")] = Device.auto,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write suggest.png.")] = True,
     force: Annotated[
         bool, typer.Option("--force", help="Write into an existing non-empty folder.")
@@ -64,26 +64,16 @@ def suggest_cmd(
 ) -> None:
     """Propose the next N structures for DFT: POSCAR folders plus candidates.csv."""
     from dkluq_cli.atomic import prepare_output_dir
-    from dkluq_cli.device import resolve_device
     from dkluq_cli.errors import DkluqError
-    from dkluq_cli.lattice import (
-        check_lattice_features,
-        load_reference_option,
-        reference_lattice,
-        require_structure_reference,
-    )
-    from dkluq_cli.model.io import load_model
+    from dkluq_cli.lattice import open_lattice_model, require_structure_reference
     from dkluq_cli.suggest import STRATEGIES, suggest, summary, write_suggestion
 
     if strategy not in STRATEGIES:
         raise DkluqError(
             f"unknown --strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
         )
-    surrogate = load_model(model, resolve_device(device))
-    check_lattice_features(surrogate, "suggest")
-    ref = load_reference_option(surrogate, reference)
+    surrogate, ref, centre, source = open_lattice_model(model, device.value, reference, "suggest")
     crystal = require_structure_reference(surrogate, ref)
-    centre, source = reference_lattice(surrogate, ref)
     out = prepare_output_dir(output, force=force)
     console = err_console()
     console.print(

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dkluq_cli.cli.common import command, echo_result, err_console, show_progress
+from dkluq_cli.cli.common import Device, command, echo_result, err_console, show_progress
 from dkluq_cli.config import TrainConfig
 
 _D = TrainConfig()
@@ -34,12 +34,6 @@ class Activation(str, Enum):
     elu = "elu"
     silu = "silu"
     tanh = "tanh"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
 
 
 class _StopFlag:
