@@ -139,11 +139,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _gaussian_nll(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> float:
-    std = np.maximum(std, 1e-300)
-    return float(np.mean(0.5 * np.log(2 * np.pi * std**2) + 0.5 * ((y - mean) / std) ** 2))
-
-
 class _Trainer:
     """Holds the mutable state of one training run (so it can be snapshotted and resumed)."""
 
@@ -373,7 +368,9 @@ class _Trainer:
     def _validate(self) -> tuple[float, float]:
         mean, std = self.surrogate.predict(self.x_val_raw, calibrated=False)
         rmse = float(np.sqrt(np.mean((mean - self.y_val_raw) ** 2)))
-        return rmse, _gaussian_nll(self.y_val_raw, mean, std)
+        from dkluq_cli.uq.metrics import gaussian_nll
+
+        return rmse, gaussian_nll(self.y_val_raw, mean, std)
 
     def run(
         self,

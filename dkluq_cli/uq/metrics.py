@@ -61,6 +61,16 @@ METRIC_UNITS: dict[str, str] = {
 }
 
 
+def gaussian_nll(y_true: np.ndarray, y_mean: np.ndarray, y_std: np.ndarray) -> float:
+    """Mean negative log density of ``y_true`` under N(mean, std²), in nats per point.
+
+    Inputs are not validated (σ must be positive); :func:`regression_metrics` validates first.
+    """
+    from scipy import stats
+
+    return float(-np.mean(stats.norm.logpdf(y_true - y_mean, scale=y_std)))
+
+
 def metric_units(target_unit: str = "eV") -> dict[str, str]:
     """Unit of every metric key for a given target unit.
 
@@ -254,7 +264,7 @@ def regression_metrics(
     # constant target: scikit-learn's r2_score(force_finite=True) convention
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else (1.0 if ss_res == 0 else 0.0)
 
-    nll = float(-np.mean(stats.norm.logpdf(resid, scale=y_s)))
+    nll = gaussian_nll(y_t, y_m, y_s)
     crps = float(
         np.mean(
             y_s * (z * (2 * stats.norm.cdf(z) - 1) + 2 * stats.norm.pdf(z) - 1 / np.sqrt(np.pi))
