@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import math
 import sys
 from collections.abc import Callable
@@ -105,18 +106,26 @@ def minibatch_fit(
     yt: Any,
     lr: float,
     epochs: int,
-    batch: int,
+    batch: int | None,
     patience: int,
     seed: int,
 ) -> dict[str, Any]:
-    """Adam minibatch loop with early stopping on validation NLL (best state restored)."""
+    """Adam minibatch loop with early stopping on validation NLL (best state restored).
+
+    The same schedule rules as dkluq: ``batch`` None is dkluq's automatic batch size for the
+    number of training rows, and early stopping never fires before half the epochs.
+    """
     import torch
+
+    from dkluq_cli.config import auto_batch_size
+
+    batch = batch or auto_batch_size(len(xt))
 
     torch.manual_seed(seed)
     opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed + 1)
     best, best_state, bad, ep = math.inf, None, 0, 0
-    for ep in range(1, epochs + 1):  # noqa: B007 - the last epoch is reported
+    for ep in range(1, epochs + 1):
         module.train()
         perm = torch.randperm(len(xt), generator=gen)
         for s in range(0, len(xt), batch):
@@ -132,11 +141,11 @@ def minibatch_fit(
             best, best_state, bad = v, copy.deepcopy(module.state_dict()), 0
         else:
             bad += 1
-            if bad >= patience:
+            if bad >= patience and ep >= epochs // 2:
                 break
     module.load_state_dict(best_state)
     module.eval()
-    return {"epochs_run": ep, "best_val_nll_std_units": best}
+    return {"epochs_run": ep, "batch": batch, "best_val_nll_std_units": best}
 
 
 # -- MLP baselines -------------------------------------------------------------------------------
@@ -447,7 +456,8 @@ def methods(budget: dict, overrides: dict) -> list[tuple[str, Callable, str]]:
         return "TrainConfig() defaults" + "".join(f", {k}={v!r}" for k, v in kw.items()) + over
 
     w, dp = budget["width"], budget["depth"]
-    loop = f"epochs {budget['epochs']}, batch {budget['batch']}, patience {budget['patience']}"
+    batch = budget["batch"] or "auto (256, 32 at 200 rows)"
+    loop = f"epochs {budget['epochs']}, batch {batch}, patience {budget['patience']} (not before epoch {budget['epochs'] // 2})"
     return [
         ("dkluq (FCM init)", dkluq_method(dflt), d()),
         (
@@ -488,6 +498,12 @@ def methods(budget: dict, overrides: dict) -> list[tuple[str, Callable, str]]:
     ]
 
 
+def _previous_results(out: Path) -> dict[str, Any]:
+    """The last ``methods.json`` in ``out`` (empty when there is none)."""
+    path = out / "methods.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 COLS = [
     ("method", "method"),
     ("rmse_meV_atom", "RMSE meV/atom"),
@@ -509,6 +525,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)
     ap.add_argument("--only", nargs="*", default=None, help="method names to run (substring)")
+    ap.add_argument(
+        "--regime",
+        choices=("both", "full", "small"),
+        default="both",
+        help="run one regime only; the other is copied from the existing methods.json "
+        "(and labelled with the date it was measured)",
+    )
     args = ap.parse_args(argv)
     threads = single_thread()
     x, y, _ = read_lattice_csv(SRTIO3_CSV)
@@ -522,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     base = TrainConfig(**overrides)
     budget = {
         "epochs": base.epochs,
-        "batch": base.batch_size,
+        "batch": base.batch_size,  # None: dkluq's automatic rule, applied per training size
         "patience": base.patience,
         "width": base.width,
         "depth": base.depth,
@@ -548,8 +571,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         todo = [t for t in todo if any(o.lower() in t[0].lower() for o in args.only)]
     tables: dict[str, list[dict[str, Any]]] = {}
+    measured: dict[str, str] = {}
+    previous = _previous_results(args.out) if args.regime != "both" else {}
     for regime, data in (("full", full), ("small", small)):
-        tables[regime] = [evaluate(n, f, data, budget, x_ood, h) for n, f, h in todo]
+        if args.regime in ("both", regime):
+            tables[regime] = [evaluate(n, f, data, budget, x_ood, h) for n, f, h in todo]
+            measured[regime] = machine_info()["date"]
+        else:
+            tables[regime] = previous.get("tables", {}).get(regime, [])
+            measured[regime] = previous.get("measured", {}).get(
+                regime, previous.get("machine", {}).get("date", "unknown")
+            )
     result = {
         "benchmark": "methods",
         "quick": args.quick,
@@ -561,6 +593,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick_overrides": overrides,
         "budget": budget,
         "tables": tables,
+        "measured": measured,
         "calibration": "every σ scaled by fit_sigma_scale on the validation split",
     }
     mode = "quick" if args.quick else "full"
@@ -585,7 +618,7 @@ def main(argv: list[str] | None = None) -> int:
         ("small", f"{n_small} training structures (small data)"),
     ):
         rows = tables[regime]
-        parts += ["", f"### {title}", "", md_table(rows, COLS)]
+        parts += ["", f"### {title}", "", f"Measured {measured[regime]}.", "", md_table(rows, COLS)]
         ref = next((r for r in rows if r["method"] == "dkluq (FCM init)"), None)
         if ref:
             best_rmse = min(rows, key=lambda r: r["rmse_meV_atom"])

@@ -116,7 +116,7 @@ def child(method: str, n: int, coef: dict[str, float]) -> dict[str, Any]:
         t0 = time.perf_counter()
         trainer._epoch()
         secs = time.perf_counter() - t0
-        extra = {"steps": trainer.steps_per_epoch, "batch": cfg.batch_size}
+        extra = {"steps": trainer.steps_per_epoch, "batch": trainer.cfg.batch_size}
     else:
         dt = torch.float64
         xm, xs = x.mean(0), x.std(0)

@@ -5,7 +5,7 @@ Kept free of numpy/torch imports so the CLI can read the defaults without slowin
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from dkluq_cli.table import LATTICE_COLUMNS
@@ -38,12 +38,18 @@ class TrainConfig:
     ngd: bool = False
     ngd_lr: float = 0.1
     epochs: int = 350
-    batch_size: int = 256
+    batch_size: int | None = None
+    """Minibatch size; None = auto (:func:`auto_batch_size`): 256, halved for small tables so
+    that every epoch still takes at least 8 optimiser steps (never below 32)."""
     lr: float = 1e-2
     gp_lr: float | None = None
     lr_min_factor: float = 0.02
     weight_decay: float = 0.0
     patience: int = 60
+    min_epochs: int | None = None
+    """Early stopping never fires before this epoch; None = half of ``epochs``. While the
+    learning rate is high the validation NLL is noisy, and on small tables (one or two steps per
+    epoch) the model can sit near the constant predictor for many epochs before it learns."""
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 0
@@ -51,6 +57,14 @@ class TrainConfig:
     double: bool = False
     threads: int | None = 1
     max_seconds: float | None = None
+
+    def resolved(self, n_train: int) -> TrainConfig:
+        """A copy with every "auto" schedule value made concrete for ``n_train`` training rows."""
+        return replace(
+            self,
+            batch_size=self.batch_size or auto_batch_size(n_train),
+            min_epochs=self.epochs // 2 if self.min_epochs is None else self.min_epochs,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-safe)."""
@@ -61,3 +75,17 @@ class TrainConfig:
         """Build from a dict, ignoring unknown keys."""
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def auto_batch_size(n_train: int, cap: int = 256, min_steps: int = 8, floor: int = 32) -> int:
+    """The default minibatch size for ``n_train`` training rows.
+
+    ``cap`` (256) for large tables; for small ones the largest power of two that still gives
+    ``min_steps`` steps per epoch, but never below ``floor``. Measured on 240 SrTiO3 training
+    rows: batch 256 (one step per epoch) stopped at the constant predictor (129 meV/atom on an
+    independent draw); batch 32 reached 21 meV/atom.
+    """
+    size = cap
+    while size > floor and size * min_steps > n_train:
+        size //= 2
+    return size

@@ -226,6 +226,7 @@ def write_run(
         "device": str(sur.device),
     }
     sur.extra["test_metrics"] = dict(metrics.get("test", {}))
+    cfg = result.config or cfg
     files.append(save_model(sur, run_dir / "model.pt", force=True))
     files.append(write_json(run_dir / "config.json", {**cfg.to_dict(), "table": str(table)}))
     files.append(write_json(run_dir / "splits.json", splits))

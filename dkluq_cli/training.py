@@ -127,6 +127,8 @@ class TrainResult:
     train_seconds: float
     checkpoint: dict[str, Any] | None
     init_features: np.ndarray | None = None
+    config: TrainConfig | None = None
+    """The configuration that ran, with the automatic values (batch size, minimum epochs) set."""
 
 
 def _seed_everything(seed: int) -> None:
@@ -156,6 +158,7 @@ class _Trainer:
 
         from dkluq_cli.device import resolve_device
 
+        cfg = cfg.resolved(len(splits.train))
         self.cfg = cfg
         self.splits = splits
         self.device = resolve_device(cfg.device)
@@ -456,7 +459,7 @@ class _Trainer:
                     )
                 )
             last_snapshot = self.snapshot()
-            if self.bad_epochs >= cfg.patience:
+            if self.bad_epochs >= cfg.patience and self.epoch >= (cfg.min_epochs or 0):
                 return False, True
             if cfg.max_seconds is not None and self.elapsed >= cfg.max_seconds:
                 logger.warning(
@@ -545,4 +548,5 @@ def train(
         train_seconds=trainer.elapsed,
         checkpoint=checkpoint,
         init_features=trainer.init_features,
+        config=trainer.cfg,
     )

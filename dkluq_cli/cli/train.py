@@ -97,7 +97,15 @@ def train_cmd(
     ] = True,
     sn_coeff: Annotated[float, typer.Option(min=0.01, help="Spectral-norm bound c.")] = _D.sn_coeff,
     epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs.")] = _D.epochs,
-    batch_size: Annotated[int, typer.Option(min=2, help="Minibatch size.")] = _D.batch_size,
+    batch_size: Annotated[
+        Optional[int],
+        typer.Option(
+            min=2,
+            help="Minibatch size (default auto: 256, halved on small tables to keep ≥ 8 steps "
+            "per epoch, not below 32).",
+            show_default=False,
+        ),
+    ] = _D.batch_size,
     lr: Annotated[
         float, typer.Option(min=0.0, help="Adam learning rate (cosine-decayed).")
     ] = _D.lr,
@@ -107,6 +115,14 @@ def train_cmd(
     patience: Annotated[
         int, typer.Option(min=1, help="Early-stopping patience (epochs).")
     ] = _D.patience,
+    min_epochs: Annotated[
+        Optional[int],
+        typer.Option(
+            min=0,
+            help="No early stop before this epoch (default: half of --epochs).",
+            show_default=False,
+        ),
+    ] = _D.min_epochs,
     val_fraction: Annotated[float, typer.Option(help="Validation fraction.")] = _D.val_fraction,
     test_fraction: Annotated[float, typer.Option(help="Test fraction.")] = _D.test_fraction,
     split_file: Annotated[
@@ -174,6 +190,7 @@ def train_cmd(
         batch_size=batch_size,
         lr=lr,
         patience=patience,
+        min_epochs=min_epochs,
         val_fraction=val_fraction,
         test_fraction=test_fraction,
         seed=seed,
