@@ -506,6 +506,7 @@ def _previous_results(out: Path) -> dict[str, Any]:
 
 COLS = [
     ("method", "method"),
+    ("measured", "measured"),
     ("rmse_meV_atom", "RMSE meV/atom"),
     ("mae_meV_atom", "MAE meV/atom"),
     ("nll", "NLL"),
@@ -529,8 +530,9 @@ def main(argv: list[str] | None = None) -> int:
         "--regime",
         choices=("both", "full", "small"),
         default="both",
-        help="run one regime only; the other is copied from the existing methods.json "
-        "(and labelled with the date it was measured)",
+        help="run one regime only; the other is copied from the existing methods.json. With "
+        "--only or --regime, rows not rerun are kept from methods.json; every row records "
+        "when it was measured",
     )
     args = ap.parse_args(argv)
     threads = single_thread()
@@ -572,16 +574,25 @@ def main(argv: list[str] | None = None) -> int:
         todo = [t for t in todo if any(o.lower() in t[0].lower() for o in args.only)]
     tables: dict[str, list[dict[str, Any]]] = {}
     measured: dict[str, str] = {}
-    previous = _previous_results(args.out) if args.regime != "both" else {}
+    partial = args.regime != "both" or bool(args.only)
+    previous = _previous_results(args.out) if partial else {}
+    old_date = previous.get("machine", {}).get("date", "unknown")
     for regime, data in (("full", full), ("small", small)):
+        old_rows = previous.get("tables", {}).get(regime, [])
+        for row in old_rows:
+            row.setdefault("measured", previous.get("measured", {}).get(regime, old_date))
         if args.regime in ("both", regime):
-            tables[regime] = [evaluate(n, f, data, budget, x_ood, h) for n, f, h in todo]
-            measured[regime] = machine_info()["date"]
+            now = machine_info()["date"]
+            new = {}
+            for n, f, h in todo:
+                new[n] = {**evaluate(n, f, data, budget, x_ood, h), "measured": now}
+            names = [n for n, _, _ in methods(budget, overrides)]
+            kept = {r["method"]: r for r in old_rows}
+            tables[regime] = [new.get(n) or kept[n] for n in names if n in new or n in kept]
         else:
-            tables[regime] = previous.get("tables", {}).get(regime, [])
-            measured[regime] = previous.get("measured", {}).get(
-                regime, previous.get("machine", {}).get("date", "unknown")
-            )
+            tables[regime] = old_rows
+        dates = sorted({r.get("measured", old_date) for r in tables[regime]})
+        measured[regime] = " and ".join(dates)
     result = {
         "benchmark": "methods",
         "quick": args.quick,

@@ -212,6 +212,7 @@ def run_command(table: Path, run_dir: Path, extra: list[str], draw: Any) -> dict
         return out
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     out["train_seconds"] = metrics["training"]["train_seconds"]
+    out["total_train_seconds"] = metrics["training"].get("total_train_seconds")
     out["epochs_run"] = metrics["training"]["epochs_run"]
     out["test_rmse_meV_atom"] = metrics["test"].get("rmse_meV_per_atom")
     if draw is not None:
@@ -247,7 +248,13 @@ def target_checks(row: dict[str, Any], block: str, with_time: bool = True) -> li
     ]
     if with_time:
         wall = row["train_wall_s"]
-        checks.append(("training ≤ 60 s", wall, wall <= TARGETS["train_seconds"]))
+        checks.append(
+            (
+                "training ≤ 60 s (in-process, incl. per-epoch draw tracing)",
+                wall,
+                wall <= TARGETS["train_seconds"],
+            )
+        )
     return [
         {"target": t, "scored_on": block, "value": v, "met": "met" if ok else "MISSED"}
         for t, v, ok in checks
@@ -265,6 +272,7 @@ def due_config(n_train: int, steps: int) -> Any:
         init="kmeans",
         lr=1e-3,
         lr_min_factor=1.0,
+        warmup=0.0,  # DUE: constant learning rate from the first step
         batch_size=128,
         epochs=epochs,
         dropout=0.01,
@@ -423,6 +431,16 @@ def main(argv: list[str] | None = None) -> int:
                 "met": "met" if c["miscal_area"] <= 0.03 else "MISSED",
             },
         ]
+    if command is not None and command.get("total_train_seconds") is not None:
+        t = command["total_train_seconds"]
+        checks.append(
+            {
+                "target": "command: training ≤ 60 s (whole train() call)",
+                "scored_on": "metrics.json",
+                "value": t,
+                "met": "met" if t <= TARGETS["train_seconds"] else "MISSED",
+            }
+        )
     if command is not None:
         checks.append(
             {
@@ -542,6 +560,12 @@ def render(r: dict[str, Any]) -> str:
     if c is not None:
         lines += ["", "### End-to-end command", ""]
         lines.append(f"`{c['command']}`: **{c['seconds']:.1f} s** wall (exit code {c['rc']}).")
+        if c.get("total_train_seconds") is not None:
+            lines.append(
+                f" Its `train()` call (inducing init, {c.get('epochs_run')} epochs, calibration) "
+                f"took {c['total_train_seconds']:.1f} s, the epochs alone {c['train_seconds']:.1f} s "
+                "(metrics.json); the rest is interpreter start, reading, the model file and plots."
+            )
         if c.get("draw"):
             d = c["draw"]
             lines.append(

@@ -44,6 +44,12 @@ class TrainConfig:
     lr: float = 1e-2
     gp_lr: float | None = None
     lr_min_factor: float = 0.02
+    warmup: float = 0.02
+    """Fraction of all optimiser steps over which the learning rate ramps up linearly from
+    lr/steps. Adam's first steps move every weight by about ``lr``; on 128-wide layers that
+    shifted the whole feature cloud by ~20 lengthscales in one step on the Fig. 1 sinusoid
+    (m = 10), leaving every training point outside the inducing points' reach (K_xz ≈ 1e-9) and
+    the model stuck at the constant mean."""
     weight_decay: float = 0.0
     patience: int = 60
     min_epochs: int | None = None

@@ -215,6 +215,7 @@ def write_run(
     metrics["inducing_init"] = result.inducing_init
     metrics["training"] = {
         "train_seconds": result.train_seconds,
+        "total_train_seconds": result.total_seconds,
         "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,

@@ -129,6 +129,9 @@ class TrainResult:
     init_features: np.ndarray | None = None
     config: TrainConfig | None = None
     """The configuration that ran, with the automatic values (batch size, minimum epochs) set."""
+    total_seconds: float | None = None
+    """Wall time of the whole :func:`train` call: inducing-point init, epochs, σ calibration and
+    domain statistics (``train_seconds`` counts the epochs only)."""
 
 
 def _seed_everything(seed: int) -> None:
@@ -267,11 +270,17 @@ class _Trainer:
         steps_per_epoch = max(1, math.ceil(n_train / cfg.batch_size))
         self.steps_per_epoch = steps_per_epoch
         total = cfg.epochs * steps_per_epoch
+        warmup = max(1, round(cfg.warmup * total))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer,
             lambda step: (
-                cfg.lr_min_factor
-                + (1 - cfg.lr_min_factor) * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+                min(1.0, (step + 1) / warmup)
+                * (
+                    cfg.lr_min_factor
+                    + (1 - cfg.lr_min_factor)
+                    * 0.5
+                    * (1 + math.cos(math.pi * min(step, total) / total))
+                )
             ),
         )
         self.shuffle_gen = torch.Generator().manual_seed(cfg.seed + 1)
@@ -389,13 +398,18 @@ class _Trainer:
         import gpytorch
         from linear_operator.utils.errors import NotPSDError
 
+        from dkluq_cli.model.broadcast import fast_broadcast
+
         cfg = self.cfg
         last_snapshot = self.snapshot()
         jitter = cfg.jitter
         while self.epoch < cfg.epochs:
             t0 = time.perf_counter()
             try:
-                with gpytorch.settings.variational_cholesky_jitter(jitter, jitter):
+                with (
+                    gpytorch.settings.variational_cholesky_jitter(jitter, jitter),
+                    fast_broadcast(),
+                ):
                     loss = self._epoch()
             except NotPSDError as exc:
                 if jitter == cfg.jitter:
@@ -517,6 +531,7 @@ def train(
     from dkluq_cli.uq.calibration import fit_sigma_scale
     from dkluq_cli.uq.domain import domain_stats
 
+    t_start = time.perf_counter()
     set_threads(cfg.threads)
     if splits is None:
         splits = make_splits(len(x), cfg.val_fraction, cfg.test_fraction, cfg.seed)
@@ -546,6 +561,7 @@ def train(
         stopped_early=stopped_early,
         best_epoch=trainer.best_epoch,
         train_seconds=trainer.elapsed,
+        total_seconds=time.perf_counter() - t_start,
         checkpoint=checkpoint,
         init_features=trainer.init_features,
         config=trainer.cfg,

@@ -109,6 +109,12 @@ def train_cmd(
     lr: Annotated[
         float, typer.Option(min=0.0, help="Adam learning rate (cosine-decayed).")
     ] = _D.lr,
+    warmup: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Fraction of the steps with a linear learning-rate warm-up."
+        ),
+    ] = _D.warmup,
     ngd: Annotated[
         bool, typer.Option("--ngd/--no-ngd", help="Natural-gradient steps for q(u).")
     ] = _D.ngd,
@@ -189,6 +195,7 @@ def train_cmd(
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
+        warmup=warmup,
         patience=patience,
         min_epochs=min_epochs,
         val_fraction=val_fraction,
