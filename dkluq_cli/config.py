@@ -78,9 +78,15 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build from a dict, ignoring unknown keys."""
+        """Build from a dict, ignoring unknown keys.
+
+        A config written before the learning-rate warm-up existed (no ``warmup`` key) gets
+        ``warmup=0.0``, so resuming such a run keeps the schedule it started with.
+        """
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        values.setdefault("warmup", 0.0)
+        return cls(**values)
 
 
 def auto_batch_size(n_train: int, cap: int = 256, min_steps: int = 8, floor: int = 32) -> int:

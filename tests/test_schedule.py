@@ -107,3 +107,10 @@ def test_warmup_avoids_the_dead_start_on_the_sinusoid():
     spread = float(np.std(y[sp.test]))
     assert rmse[0.02] < 0.5 * spread, rmse
     assert rmse[0.0] > 0.9 * spread, rmse  # the failure this guards against is real
+
+
+def test_configs_from_before_the_warmup_resume_without_it():
+    old = TrainConfig().to_dict()
+    del old["warmup"]
+    assert TrainConfig.from_dict(old).warmup == 0.0
+    assert TrainConfig.from_dict(TrainConfig().to_dict()).warmup == TrainConfig().warmup
