@@ -216,6 +216,7 @@ def write_run(
     metrics["training"] = {
         "train_seconds": result.train_seconds,
         "total_train_seconds": result.total_seconds,
+        "batch_size": result.config.batch_size if result.config else cfg.batch_size,
         "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,

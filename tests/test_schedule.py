@@ -65,6 +65,9 @@ def test_small_table_learns_with_default_schedule(rows, tmp_path):
     job = run_training(table, cfg, tmp_path / "run")
     written = json.loads((job.run_dir / "config.json").read_text())
     assert written["batch_size"] == 32 and written["min_epochs"] == 75
+    metrics = json.loads((job.run_dir / "metrics.json").read_text())
+    assert metrics["training"]["batch_size"] == 32
+    assert metrics["training"]["total_train_seconds"] >= metrics["training"]["train_seconds"]
     sp = make_splits(len(x), cfg.val_fraction, cfg.test_fraction, cfg.seed)
     mean, _ = job.result.surrogate.predict(x[sp.test])
     rmse = float(np.sqrt(np.mean((mean - y[sp.test]) ** 2)))

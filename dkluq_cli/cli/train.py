@@ -313,7 +313,8 @@ def _summary(job) -> None:
     )
     console.print(
         f"rmse/mae in {unit}; σ scale {m['sigma_scale']:.3f}; {tr['epochs_run']} epochs "
-        f"(best {tr['best_epoch']}) in {tr['train_seconds']:.1f} s on {tr['device']} with "
+        f"(best {tr['best_epoch']}, batch {tr.get('batch_size', '?')}) in "
+        f"{tr['train_seconds']:.1f} s on {tr['device']} with "
         f"{tr['threads']} thread(s); inducing init {init['method']}{fz}"
     )
     if job.result.interrupted:
