@@ -121,9 +121,10 @@ def minibatch_fit(
     """
     import torch
 
-    from dkluq_cli.config import auto_batch_size
+    from dkluq_cli.config import TrainConfig
 
-    batch = batch or auto_batch_size(len(xt))
+    schedule = TrainConfig(epochs=epochs, batch_size=batch).resolved(len(xt))
+    batch, min_epochs = schedule.batch_size, schedule.min_epochs
 
     torch.manual_seed(seed)
     opt = torch.optim.Adam(params, lr=lr)
@@ -145,7 +146,7 @@ def minibatch_fit(
             best, best_state, bad = v, copy.deepcopy(module.state_dict()), 0
         else:
             bad += 1
-            if bad >= patience and ep >= epochs // 2:
+            if bad >= patience and ep >= min_epochs:
                 break
     module.load_state_dict(best_state)
     module.eval()

@@ -160,9 +160,7 @@ def run_config(
     sur = res.surrogate
     te = splits.test
     mean, std_raw = sur.predict(x[te], calibrated=False)
-    steps_per_epoch = max(
-        1, math.ceil(len(splits.train) / cfg.resolved(len(splits.train)).batch_size)
-    )
+    steps_per_epoch = max(1, math.ceil(len(splits.train) / res.config.batch_size))
     out: dict[str, Any] = {
         "name": name,
         "inducing": cfg.inducing,

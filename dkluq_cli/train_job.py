@@ -202,6 +202,7 @@ def write_run(
     """Write model.pt, config.json, splits.json, history.csv, metrics.json and the plots."""
     from dkluq_cli.model.io import save_model
 
+    cfg = result.config or cfg  # what ran: the automatic schedule values made concrete
     files: list[Path] = []
     sur = result.surrogate
     n_atoms = None
@@ -216,7 +217,7 @@ def write_run(
     metrics["training"] = {
         "train_seconds": result.train_seconds,
         "total_train_seconds": result.total_seconds,
-        "batch_size": result.config.batch_size if result.config else cfg.batch_size,
+        "batch_size": cfg.batch_size,
         "epochs_run": len(result.history),
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
@@ -228,7 +229,6 @@ def write_run(
         "device": str(sur.device),
     }
     sur.extra["test_metrics"] = dict(metrics.get("test", {}))
-    cfg = result.config or cfg
     files.append(save_model(sur, run_dir / "model.pt", force=True))
     files.append(write_json(run_dir / "config.json", {**cfg.to_dict(), "table": str(table)}))
     files.append(write_json(run_dir / "splits.json", splits))
