@@ -269,6 +269,7 @@ def due_config(n_train: int, steps: int) -> Any:
         inducing=20,
         init="kmeans",
         lr=1e-3,
+        gp_lr=1e-3,  # DUE: one Adam learning rate for every parameter
         lr_min_factor=1.0,
         warmup=0.0,  # DUE: constant learning rate from the first step
         batch_size=128,
@@ -280,6 +281,7 @@ def due_config(n_train: int, steps: int) -> Any:
         spectral_norm=True,
         sn_coeff=0.95,
         n_power_iterations=1,
+        trend=0,  # DUE: ConstantMean, no polynomial trend
         min_noise=1e-4,
         init_noise=0.6931,
         weight_decay=0.0,

@@ -144,7 +144,9 @@ class PosteriorConditioner:
     Works on a fixed set of points X (n × 6). ``add(j)`` conditions on a noisy observation at
     ``X[j]``; ``variance`` is then ``Var[f(X) | y_S]`` in standardised target units. Exact for the
     SVGP posterior q(f): the new column ``Cov_q[f(X), f(X_j)]`` is taken from gpytorch's joint
-    posterior of ``[X_chunk, X_j]`` (double precision), then one rank-one update.
+    posterior of ``[X_chunk, X_j]`` (double precision), then one rank-one update. With a
+    polynomial trend, f also carries the trend's coefficient uncertainty, covariance
+    ``a(X) Σ_β a(X_j)ᵀ``, so observations shrink that part too.
 
     Args:
         surrogate: The trained model.
@@ -173,6 +175,7 @@ class PosteriorConditioner:
         )
         self.chunk = int(chunk)
         self._jitter = surrogate.jitter
+        self._trend_root = _trend_root(surrogate, x)
         self.prior_variance = self._variance()
         self.variance = self.prior_variance.copy()
         self._factors: list[np.ndarray] = []
@@ -186,7 +189,8 @@ class PosteriorConditioner:
         with torch.no_grad(), gpytorch.settings.skip_posterior_variances(False), self._jitter():
             for s in range(0, len(self._feats), self.chunk):
                 out.append(self._gp(self._feats[s : s + self.chunk]).variance.cpu().numpy())
-        return np.clip(np.concatenate(out), 0.0, None)
+        var = np.concatenate(out) + np.sum(self._trend_root**2, axis=1)
+        return np.clip(var, 0.0, None)
 
     def _column(self, j: int) -> np.ndarray:
         """``Cov_q[f(X), f(X_j)]`` (n,), standardised units."""
@@ -199,7 +203,7 @@ class PosteriorConditioner:
                 block: torch.Tensor = self._feats[s : s + self.chunk]
                 cov = self._gp(torch.cat([block, fj])).covariance_matrix
                 col.append(cov[:-1, -1].cpu().numpy())
-        return np.concatenate(col)
+        return np.concatenate(col) + self._trend_root @ self._trend_root[j]
 
     def add(self, j: int) -> None:
         """Condition on a noisy observation at point ``j``."""
@@ -211,6 +215,17 @@ class PosteriorConditioner:
         self._factors.append(v)
         self.variance = np.clip(self.variance - v**2, 0.0, None)
         self.picked.append(int(j))
+
+
+def _trend_root(surrogate: Surrogate, x: np.ndarray) -> np.ndarray:
+    """R (n × k) with ``R Rᵀ`` the trend's covariance at ``x`` in standardised units (k = 0
+    without a trend)."""
+    trend = surrogate.trend
+    if trend is None:
+        return np.zeros((len(x), 0))
+    w, v = np.linalg.eigh(trend.cov)
+    root = v * np.sqrt(np.clip(w, 0.0, None))
+    return trend.design(x) @ root / surrogate.y_std
 
 
 def greedy_batch(conditioner: PosteriorConditioner, n: int) -> tuple[list[int], np.ndarray]:

@@ -214,6 +214,7 @@ def write_run(
     splits = result.splits.to_dict()
     metrics = evaluate(sur, x, y, splits, n_atoms)
     metrics["inducing_init"] = result.inducing_init
+    metrics["trend"] = _trend_metrics(sur, x, y, splits)
     metrics["training"] = {
         "train_seconds": result.train_seconds,
         "total_train_seconds": result.total_seconds,
@@ -247,6 +248,23 @@ def write_run(
         for name in (CHECKPOINT, INTERRUPTED_NOTE):
             (run_dir / name).unlink(missing_ok=True)
     return TrainJob(run_dir=run_dir, result=result, metrics=metrics, files=files)
+
+
+def _trend_metrics(
+    sur: Any, x: np.ndarray, y: np.ndarray, splits: dict[str, list[int]]
+) -> dict[str, Any]:
+    """Degree and term count of the polynomial trend, and the RMSE of the trend alone per split
+    (target units): how much of the surface the polynomial explains before the GP."""
+    trend = sur.trend
+    out: dict[str, Any] = {
+        "degree": 0 if trend is None else trend.degree,
+        "terms": 1 if trend is None else len(trend.coef),
+    }
+    for split, idx in splits.items():
+        if len(idx):
+            base = sur.offset(x[idx])
+            out[f"{split}_rmse_trend_only"] = float(np.sqrt(np.mean((y[idx] - base) ** 2)))
+    return out
 
 
 def _threads() -> int:

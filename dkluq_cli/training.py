@@ -1,7 +1,8 @@
 """The training loop (the paper's Algorithm 1): splits, inducing init, ELBO, early stopping.
 
-1. Split the table (seeded, or from a split file) and standardise inputs and target on the
-   training split.
+1. Split the table (seeded, or from a split file), standardise the inputs on the training
+   split, fit the polynomial trend (:mod:`dkluq_cli.model.trend`; cubic by default) and
+   standardise the residual the GP is to learn.
 2. Run the *untrained* extractor on a random subset (``init_subset`` rows) and place the m
    inducing points at fuzzy c-means centres of those features (:mod:`dkluq_cli.model.inducing`);
    the kernel lengthscale starts at their mean pairwise distance.
@@ -28,6 +29,7 @@ import numpy as np
 
 from dkluq_cli.config import TrainConfig
 from dkluq_cli.errors import TableError, TrainingError
+from dkluq_cli.model.trend import PolynomialTrend
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +146,25 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _fit_trend(
+    xt: np.ndarray, yt: np.ndarray, cfg: TrainConfig, x_mean: np.ndarray, x_std: np.ndarray
+) -> PolynomialTrend | None:
+    """The least-squares polynomial trend of the training rows (None for degree 0)."""
+    degree = int(cfg.trend)
+    if degree == 0:
+        return None
+    from dkluq_cli.config import trend_terms
+
+    terms = trend_terms(degree, xt.shape[1])
+    if terms > len(xt):
+        raise TableError(
+            f"--trend {degree} needs {terms} coefficients for {xt.shape[1]} features but there "
+            f"are only {len(xt)} training rows",
+            hint="use a lower --trend degree, or --trend auto",
+        )
+    return PolynomialTrend.fit(xt, yt, degree, x_mean, x_std)
+
+
 class _Trainer:
     """Holds the mutable state of one training run (so it can be snapshotted and resumed)."""
 
@@ -177,12 +198,16 @@ class _Trainer:
             )
         self.x_std = x_std
         self.y_mean = float(yt.mean())
-        self.y_std = float(yt.std())
-        if not self.y_std > 0:
+        if not float(yt.std()) > 0:
             raise TableError(
                 f"target {cfg.target!r} is constant over the training rows ({yt[0]!r})",
                 hint="nothing to learn: check the target column",
             )
+        self.trend = _fit_trend(xt, yt, cfg, self.x_mean, self.x_std)
+        resid = yt - self.trend(xt) if self.trend is not None else yt - self.y_mean
+        # the GP sees the residual in units of its spread; a floor keeps an (almost) exactly
+        # polynomial target from being blown up to unit variance from rounding noise
+        self.y_std = max(float(resid.std()), 1e-6 * float(yt.std()))
         self.feature_units = feature_units
         self.target_unit = target_unit
         self.reference = reference
@@ -191,7 +216,7 @@ class _Trainer:
             return torch.as_tensor(a, dtype=self.dtype, device=self.device)
 
         self.x_train = to_t((xt - self.x_mean) / self.x_std)
-        self.y_train = to_t((yt - self.y_mean) / self.y_std)
+        self.y_train = to_t(resid / self.y_std)
         self.x_val_raw = x[splits.val]
         self.y_val_raw = y[splits.val]
         self.history: list[dict[str, float]] = []
@@ -295,6 +320,7 @@ class _Trainer:
             x_std=self.x_std,
             y_mean=self.y_mean,
             y_std=self.y_std,
+            trend=self.trend,
             config=model_cfg,
             reference=self.reference,
         )

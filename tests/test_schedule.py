@@ -101,7 +101,11 @@ def test_warmup_avoids_the_dead_start_on_the_sinusoid():
     df = pd.read_csv(SAMPLE / "sinusoid.csv")
     x, y = df[["x"]].to_numpy(float), df["y"].to_numpy(float)
     sp = make_splits(len(x), 0.1, 0.1, 0)
-    common = {"features": ["x"], "target": "y", "inducing": 10, "epochs": 40, "device": "cpu"}
+    # the paper's constant-mean model, one learning rate for network and GP (the setting the dead
+    # start was found in; with the default gp_lr = 0.1 the 80 steps here are too few either way,
+    # 200 epochs reach RMSE 0.10 against noise 0.1, and bench_fig1 covers the defaults)
+    common = {"features": ["x"], "target": "y", "inducing": 10, "epochs": 40, "trend": 0}
+    common.update(gp_lr=0.01, device="cpu")
     rmse = {}
     for warmup in (0.0, 0.02):
         res = train(x, y, TrainConfig(**common, warmup=warmup), splits=sp)

@@ -149,6 +149,9 @@ def test_conditioning_is_exact(surrogate):
     gp = cond._gp
     with torch.no_grad(), gpytorch.settings.skip_posterior_variances(False):
         cov = gp(cond._feats).covariance_matrix.double().numpy()
+    if surrogate.trend is not None:  # the trend's coefficient covariance, standardised units
+        design = surrogate.trend.design(x)
+        cov = cov + design @ surrogate.trend.cov @ design.T / surrogate.y_std**2
     s = np.array(picks)
     k_ss = cov[np.ix_(s, s)] + cond.noise * np.eye(len(s))
     expected = np.diag(cov) - np.einsum("is,st,ti->i", cov[:, s], np.linalg.inv(k_ss), cov[s, :])

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from dkluq_cli.model.gp import SVGPHead, make_likelihood
 from dkluq_cli.model.resnet import FCResNet
+from dkluq_cli.model.trend import PolynomialTrend
 
 
 class DKL(gpytorch.Module):
@@ -80,8 +81,10 @@ class Surrogate:
         target_unit: Target unit (eV or eV/atom).
         x_mean: Per-feature mean used for standardisation.
         x_std: Per-feature standard deviation used for standardisation.
-        y_mean: Target mean (target units).
-        y_std: Target standard deviation (target units).
+        y_mean: Target mean over the training rows (target units).
+        y_std: Scale of the residual the GP learns (target units): the standard deviation of
+            the target minus its trend (minus its mean without a trend).
+        trend: Polynomial trend the GP models the residual of (None: the constant ``y_mean``).
         sigma_scale: Calibration factor applied to the predictive σ (fitted on validation).
         domain: Training-domain statistics (see :mod:`dkluq_cli.uq.domain`).
         config: The training configuration.
@@ -99,6 +102,7 @@ class Surrogate:
     x_std: np.ndarray
     y_mean: float
     y_std: float
+    trend: PolynomialTrend | None = None
     sigma_scale: float = 1.0
     domain: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
@@ -165,11 +169,22 @@ class Surrogate:
 
         Returns:
             ``(mean, std)`` in target units (eV): the predictive mean and the standard deviation
-            of the predictive distribution (latent GP variance plus learned noise).
+            of the predictive distribution (latent GP variance plus learned noise, plus the
+            trend's least-squares variance when the model has a trend).
         """
         mean_z, std_z, _ = self.predict_standardised(x, batch_size)
         scale = self.sigma_scale if calibrated else 1.0
-        return mean_z * self.y_std + self.y_mean, std_z * self.y_std * scale
+        std = std_z * self.y_std
+        if self.trend is not None:
+            std = np.sqrt(std**2 + self.trend.variance(x))
+        return mean_z * self.y_std + self.offset(x), std * scale
+
+    def offset(self, x: np.ndarray) -> np.ndarray | float:
+        """What the GP's standardised output is added to: the trend at ``x`` (target units), or
+        the constant ``y_mean`` for a model without a trend."""
+        if self.trend is None:
+            return self.y_mean
+        return self.trend(np.atleast_2d(np.asarray(x, dtype=np.float64)))
 
     @torch.no_grad()
     def sample_posterior(
@@ -202,8 +217,14 @@ class Surrogate:
         gen = torch.Generator(device="cpu").manual_seed(seed)
         eps = torch.randn(len(mean), n_samples, generator=gen, dtype=torch.float64).to(cov.device)
         scale = self.sigma_scale if calibrated else 1.0
-        dev = (chol @ eps).T * scale
-        return ((mean + dev) * self.y_std + self.y_mean).cpu().numpy()
+        dev = ((chol @ eps).T * self.y_std).cpu().numpy()
+        if self.trend is not None:  # coefficients drawn jointly: a coherent polynomial per sample
+            rng = np.random.default_rng(seed)
+            beta = rng.multivariate_normal(
+                np.zeros(len(self.trend.coef)), self.trend.cov, size=n_samples, method="eigh"
+            )
+            dev = dev + beta @ self.trend.design(x).T
+        return (mean * self.y_std).cpu().numpy() + dev * scale + self.offset(x)
 
     @torch.no_grad()
     def embed(self, x: np.ndarray) -> np.ndarray:

@@ -6,7 +6,8 @@ on CUDA predicts on a CPU-only machine.
 
 Keys: ``format_version``, ``dkluq_version``, ``torch_version``, ``gpytorch_version``, ``config``,
 ``features``, ``feature_units``, ``target``, ``target_unit``, ``x_mean``, ``x_std``, ``y_mean``,
-``y_std``, ``state`` (``model``, ``likelihood``), ``sigma_scale``, ``domain``, ``reference``,
+``y_std``, ``trend`` (degree, exponents and coefficients of the polynomial trend, or None),
+``state`` (``model``, ``likelihood``), ``sigma_scale``, ``domain``, ``reference``,
 ``inducing_init``, ``created``.
 """
 
@@ -26,9 +27,15 @@ from dkluq_cli import __version__
 from dkluq_cli.atomic import atomic_write
 from dkluq_cli.errors import ModelFileError
 from dkluq_cli.model.dkl import Surrogate, build_dkl
+from dkluq_cli.model.trend import PolynomialTrend
 
-FORMAT_VERSION = 1
-"""Bumped whenever a key's meaning changes; older or newer files are refused with a hint."""
+FORMAT_VERSION = 2
+"""Bumped whenever a key's meaning changes; files this dkluq cannot read are refused with a hint.
+Version 2 added ``trend`` (the polynomial the GP's output is added to); an older dkluq would
+ignore it and predict wrongly, hence the bump."""
+
+READABLE_VERSIONS = (1, 2)
+"""Version 1 files have no trend: the GP's output is added to the constant ``y_mean``."""
 
 REQUIRED_KEYS = (
     "format_version",
@@ -83,6 +90,7 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "x_std": torch.as_tensor(surrogate.x_std, dtype=torch.float64),
         "y_mean": float(surrogate.y_mean),
         "y_std": float(surrogate.y_std),
+        "trend": surrogate.trend.to_dict() if surrogate.trend is not None else None,
         "state": {
             "model": cpu_state(surrogate.model),
             "likelihood": cpu_state(surrogate.likelihood),
@@ -158,10 +166,10 @@ def read_model_dict(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(data, dict) or "format_version" not in data:
         raise ModelFileError(f"{src} is not a dkluq model file (no format_version)")
     version = data["format_version"]
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise ModelFileError(
-            f"{src} has model format version {version}; this dkluq ({__version__}) reads version "
-            f"{FORMAT_VERSION}",
+            f"{src} has model format version {version}; this dkluq ({__version__}) reads "
+            f"version(s) {', '.join(map(str, READABLE_VERSIONS))}",
             hint="retrain the model with this dkluq version, or use the dkluq that wrote it",
         )
     missing = [k for k in REQUIRED_KEYS if k not in data]
@@ -220,6 +228,7 @@ def _surrogate(
         x_std=data["x_std"].numpy().astype(np.float64),
         y_mean=float(data["y_mean"]),
         y_std=float(data["y_std"]),
+        trend=PolynomialTrend.from_dict(data["trend"]) if data.get("trend") else None,
         sigma_scale=float(data["sigma_scale"]),
         domain=dict(data.get("domain") or {}),
         config=config,

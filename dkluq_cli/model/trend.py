@@ -1,0 +1,136 @@
+"""The polynomial trend: a least-squares polynomial in the inputs that the GP's mean starts from.
+
+Universal kriging: fit ``y ≈ t(x)``, a polynomial of low degree in the standardised inputs, by
+least squares on the training rows, and let the DKL model only the residual ``y − t(x)``. For a
+crystal's energy against its lattice parameters the cubic trend is the third-order elastic
+expansion about the centre of the training box (a reference energy, the stress term, second- and
+third-order elastic constants); the network and the GP then only learn what that expansion
+misses. Measured on the 5000-structure SrTiO3 sample (4000 training rows, independent draw): the
+cubic alone leaves 4.2 meV/atom, the DKL on top of it 1.0–1.5, the DKL without it 4.3.
+
+The trend's own uncertainty is its least-squares confidence band,
+``Var t̂(x) = s² a(x)ᵀ (AᵀA)⁻¹ a(x)`` with ``s²`` the residual variance of the fit, added to the
+GP's predictive variance. Inside the training box it is a small share of σ; outside it grows
+like the polynomial itself, which is what keeps σ growing where the trend extrapolates (the
+residual GP alone reverts to the residual's small prior amplitude there).
+
+Degree 0 is the plain target mean (what a ``ConstantMean`` GP sees after standardising).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+def _exponents(degree: int, n_features: int) -> np.ndarray:
+    """Exponent rows (n_terms × n_features) of every monomial of total degree ≤ ``degree``."""
+    rows = [np.zeros(n_features, dtype=np.int64)]
+    for d in range(1, degree + 1):
+        for combo in itertools.combinations_with_replacement(range(n_features), d):
+            rows.append(np.bincount(combo, minlength=n_features).astype(np.int64))
+    return np.stack(rows)
+
+
+@dataclass
+class PolynomialTrend:
+    """A fitted polynomial ``t(x) = Σ_k c_k Π_j z_j^{e_kj}`` in standardised inputs ``z``.
+
+    Attributes:
+        degree: Total degree (0 = constant).
+        x_mean: Per-feature centre of the standardisation (feature units: Å, degrees).
+        x_std: Per-feature scale of the standardisation (feature units).
+        exponents: Monomial exponents, shape (n_terms × n_features).
+        coef: Coefficients in target units (eV), shape (n_terms,).
+        cov: Covariance of the coefficients (eV²), shape (n_terms × n_terms): ``s² (AᵀA)⁻¹``.
+    """
+
+    degree: int
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    exponents: np.ndarray
+    coef: np.ndarray
+    cov: np.ndarray
+
+    @classmethod
+    def fit(
+        cls, x: np.ndarray, y: np.ndarray, degree: int, x_mean: np.ndarray, x_std: np.ndarray
+    ) -> PolynomialTrend:
+        """Least-squares fit on rows ``x`` (n × d, feature units) and target ``y`` (n,).
+
+        Args:
+            x: Training inputs in feature units.
+            y: Training target in its units (eV).
+            degree: Total polynomial degree, 0–3 in practice.
+            x_mean: Standardisation centre (the surrogate's, so both agree).
+            x_std: Standardisation scale.
+
+        Raises:
+            ValueError: Fewer rows than polynomial terms.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        exps = _exponents(degree, x.shape[1])
+        if len(x) < len(exps):
+            raise ValueError(
+                f"a degree-{degree} trend in {x.shape[1]} features has {len(exps)} terms "
+                f"but there are only {len(x)} training rows"
+            )
+        empty = np.zeros(0)
+        trend = cls(degree, np.asarray(x_mean, float), np.asarray(x_std, float), exps, empty, empty)
+        design = trend.design(x)
+        y = np.asarray(y, dtype=np.float64)
+        trend.coef = np.linalg.lstsq(design, y, rcond=None)[0]
+        dof = max(len(y) - len(exps), 1)
+        s2 = float(np.sum((y - design @ trend.coef) ** 2)) / dof
+        trend.cov = s2 * np.linalg.pinv(design.T @ design, hermitian=True)
+        return trend
+
+    def design(self, x: np.ndarray) -> np.ndarray:
+        """The monomials of standardised ``x`` (n × n_terms)."""
+        z = (np.atleast_2d(np.asarray(x, dtype=np.float64)) - self.x_mean) / self.x_std
+        powers = z[:, :, None] ** np.arange(self.degree + 1)  # n × d × (degree + 1)
+        columns = np.arange(z.shape[1])[None, :]
+        return np.prod(powers[:, columns, self.exponents], axis=2)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The trend at ``x`` (n × d, feature units), in target units."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if len(x) == 0:
+            return np.zeros(0)
+        return self.design(x) @ self.coef
+
+    def variance(self, x: np.ndarray) -> np.ndarray:
+        """Variance of the fitted trend at ``x`` (n × d, feature units), in target units²."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if len(x) == 0:
+            return np.zeros(0)
+        a = self.design(x)
+        return np.maximum(np.sum((a @ self.cov) * a, axis=1), 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists and numbers (for the model file)."""
+        return {
+            "degree": int(self.degree),
+            "x_mean": self.x_mean.tolist(),
+            "x_std": self.x_std.tolist(),
+            "exponents": self.exponents.tolist(),
+            "coef": self.coef.tolist(),
+            "cov": self.cov.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PolynomialTrend:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            degree=int(data["degree"]),
+            x_mean=np.asarray(data["x_mean"], dtype=np.float64),
+            x_std=np.asarray(data["x_std"], dtype=np.float64),
+            exponents=np.asarray(data["exponents"], dtype=np.int64).reshape(
+                -1, len(data["x_mean"])
+            ),
+            coef=np.asarray(data["coef"], dtype=np.float64),
+            cov=np.asarray(data["cov"], dtype=np.float64).reshape(len(data["coef"]), -1),
+        )
