@@ -220,6 +220,7 @@ class _Trainer:
         self.x_val_raw = x[splits.val]
         self.y_val_raw = y[splits.val]
         self.history: list[dict[str, float]] = []
+        self._val_trend: tuple[Any, Any] | None = None
         self.epoch = 0
         self.best_nll = math.inf
         self.best_epoch = 0
@@ -404,7 +405,19 @@ class _Trainer:
         return total / n
 
     def _validate(self) -> tuple[float, float]:
-        mean, std = self.surrogate.predict(self.x_val_raw, calibrated=False)
+        """Validation RMSE and NLL (target units, uncalibrated σ) of the current weights; the
+        same numbers as ``surrogate.predict`` but with the trend's fixed contribution at the
+        validation rows computed once."""
+        if self._val_trend is None:
+            trend = self.surrogate.trend
+            self._val_trend = (
+                self.surrogate.offset(self.x_val_raw),
+                trend.variance(self.x_val_raw) if trend is not None else 0.0,
+            )
+        offset, trend_var = self._val_trend
+        mean_z, std_z, _ = self.surrogate.predict_standardised(self.x_val_raw)
+        mean = mean_z * self.y_std + offset
+        std = np.sqrt((std_z * self.y_std) ** 2 + trend_var)
         rmse = float(np.sqrt(np.mean((mean - self.y_val_raw) ** 2)))
         from dkluq_cli.uq.metrics import gaussian_nll
 
@@ -437,6 +450,7 @@ class _Trainer:
                     fast_broadcast(),
                 ):
                     loss = self._epoch()
+                    val_rmse, val_nll = self._validate()
             except NotPSDError as exc:
                 if jitter == cfg.jitter:
                     jitter = max(1e3 * cfg.jitter, 1e-4)
@@ -462,7 +476,6 @@ class _Trainer:
                     f"training loss became {loss} at epoch {self.epoch + 1}",
                     hint="lower --lr or use --double",
                 )
-            val_rmse, val_nll = self._validate()
             self.epoch += 1
             dt = time.perf_counter() - t0
             self.elapsed += dt
