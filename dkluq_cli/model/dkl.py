@@ -174,10 +174,11 @@ class Surrogate:
         """
         mean_z, std_z, _ = self.predict_standardised(x, batch_size)
         scale = self.sigma_scale if calibrated else 1.0
-        std = std_z * self.y_std
-        if self.trend is not None:
-            std = np.sqrt(std**2 + self.trend.variance(x))
-        return mean_z * self.y_std + self.offset(x), std * scale
+        if self.trend is None:
+            return mean_z * self.y_std + self.y_mean, std_z * self.y_std * scale
+        offset, trend_var = self.trend.mean_and_variance(x)
+        std = np.sqrt((std_z * self.y_std) ** 2 + trend_var)
+        return mean_z * self.y_std + offset, std * scale
 
     def offset(self, x: np.ndarray) -> np.ndarray | float:
         """What the GP's standardised output is added to: the trend at ``x`` (target units), or

@@ -35,6 +35,20 @@ def _exponents(degree: int, n_features: int) -> np.ndarray:
     return np.stack(rows)
 
 
+def _recurrence(exponents: np.ndarray) -> tuple[list[int], list[int]]:
+    """For every monomial after the constant: the index of its parent and the variable that
+    multiplies it (the last variable with a non-zero power)."""
+    index = {tuple(row): k for k, row in enumerate(exponents.tolist())}
+    parents, variables = [0], [0]
+    for row in exponents[1:].tolist():
+        j = max(i for i, e in enumerate(row) if e > 0)
+        parent = list(row)
+        parent[j] -= 1
+        parents.append(index[tuple(parent)])
+        variables.append(j)
+    return parents, variables
+
+
 @dataclass
 class PolynomialTrend:
     """A fitted polynomial ``t(x) = Σ_k c_k Π_j z_j^{e_kj}`` in standardised inputs ``z``.
@@ -89,11 +103,27 @@ class PolynomialTrend:
         return trend
 
     def design(self, x: np.ndarray) -> np.ndarray:
-        """The monomials of standardised ``x`` (n × n_terms)."""
+        """The monomials of standardised ``x`` (n × n_terms).
+
+        Each monomial is an earlier one times one variable (its parent: the same exponents
+        with one power fewer), so the matrix takes one vector product per column.
+        """
         z = (np.atleast_2d(np.asarray(x, dtype=np.float64)) - self.x_mean) / self.x_std
-        powers = z[:, :, None] ** np.arange(self.degree + 1)  # n × d × (degree + 1)
-        columns = np.arange(z.shape[1])[None, :]
-        return np.prod(powers[:, columns, self.exponents], axis=2)
+        parents, variables = _recurrence(self.exponents)
+        out = np.empty((len(z), len(self.exponents)), order="F")
+        out[:, 0] = 1.0
+        for k in range(1, len(self.exponents)):
+            np.multiply(out[:, parents[k]], z[:, variables[k]], out=out[:, k])
+        return np.ascontiguousarray(out)
+
+    def mean_and_variance(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The trend and its variance at ``x`` (target units and target units²), sharing one
+        design matrix."""
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if len(x) == 0:
+            return np.zeros(0), np.zeros(0)
+        a = self.design(x)
+        return a @ self.coef, np.maximum(np.einsum("ij,ij->i", a @ self.cov, a), 0.0)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The trend at ``x`` (n × d, feature units), in target units."""
@@ -108,7 +138,7 @@ class PolynomialTrend:
         if len(x) == 0:
             return np.zeros(0)
         a = self.design(x)
-        return np.maximum(np.sum((a @ self.cov) * a, axis=1), 0.0)
+        return np.maximum(np.einsum("ij,ij->i", a @ self.cov, a), 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists and numbers (for the model file)."""
