@@ -54,8 +54,8 @@ class TrainConfig:
     """Adam learning rate of the GP head and the likelihood (inducing locations, q(u), kernel
     hyperparameters, noise); None = ``lr``. Measured on the 5000-structure sample (cubic trend,
     m = 50, 350 epochs, seed 0), RMSE on an independent 1000-structure draw: 1.18 meV/atom at
-    0.03, 1.07 at 0.05, 1.02 at 0.07, 1.01 at 0.1 and 0.2; at the network's 0.01 the learned
-    noise stays ~5x higher (0.11 vs 0.024 standardised) and washes out the fit."""
+    0.03, 1.07 at 0.05, 1.02 at 0.07, 1.01 at 0.1 and 0.2 (network lr 0.01 in all five); at 0.03
+    the learned noise stays ~5x higher than at 0.1 (0.11 vs 0.024, standardised units)."""
     lr_min_factor: float = 0.02
     warmup: float = 0.02
     """Fraction of all optimiser steps over which the learning rate ramps up linearly from
