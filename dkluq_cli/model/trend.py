@@ -116,14 +116,17 @@ class PolynomialTrend:
             np.multiply(out[:, parents[k]], z[:, variables[k]], out=out[:, k])
         return np.ascontiguousarray(out)
 
-    def mean_and_variance(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def mean_and_variance(self, x: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
         """The trend and its variance at ``x`` (target units and target units²), sharing one
-        design matrix."""
+        design matrix per chunk of ``chunk`` rows (a 160 000-row scan would otherwise allocate
+        three 100 MB matrices, and on this VM the page faults alone cost more than the maths)."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-        if len(x) == 0:
-            return np.zeros(0), np.zeros(0)
-        a = self.design(x)
-        return a @ self.coef, np.maximum(np.einsum("ij,ij->i", a @ self.cov, a), 0.0)
+        mean, var = np.empty(len(x)), np.empty(len(x))
+        for start in range(0, len(x), chunk):
+            a = self.design(x[start : start + chunk])
+            mean[start : start + chunk] = a @ self.coef
+            var[start : start + chunk] = np.einsum("ij,ij->i", a @ self.cov, a)
+        return mean, np.maximum(var, 0.0)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The trend at ``x`` (n × d, feature units), in target units."""
