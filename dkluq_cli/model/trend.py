@@ -6,7 +6,7 @@ crystal's energy against its lattice parameters the cubic trend is the third-ord
 expansion about the centre of the training box (a reference energy, the stress term, second- and
 third-order elastic constants); the network and the GP then only learn what that expansion
 misses. Measured on the 5000-structure SrTiO3 sample (4000 training rows, independent draw, the
-default schedule): the cubic alone leaves 4.2 meV/atom, the DKL on top of it 0.90–0.97 (seeds
+default schedule): the cubic alone leaves 4.2 meV/atom, the DKL on top of it 0.97–0.98 (seeds
 0–2), the DKL without it 4.3.
 
 The trend's own uncertainty is its least-squares confidence band,
