@@ -29,7 +29,7 @@ import numpy as np
 
 from dkluq_cli.config import TrainConfig
 from dkluq_cli.errors import TableError, TrainingError
-from dkluq_cli.model.trend import PolynomialTrend
+from dkluq_cli.model.trend import PolynomialTrend, TooFewRowsError
 
 logger = logging.getLogger(__name__)
 
@@ -153,16 +153,16 @@ def _fit_trend(
     degree = int(cfg.trend)
     if degree == 0:
         return None
-    from dkluq_cli.config import trend_terms
+    try:
+        return PolynomialTrend.fit(xt, yt, degree, x_mean, x_std)
+    except TooFewRowsError as exc:
+        from dkluq_cli.config import trend_terms
 
-    terms = trend_terms(degree, xt.shape[1])
-    if terms > len(xt):
         raise TableError(
-            f"--trend {degree} needs {terms} coefficients for {xt.shape[1]} features but there "
-            f"are only {len(xt)} training rows",
+            f"--trend {degree} needs {trend_terms(degree, xt.shape[1])} coefficients for "
+            f"{xt.shape[1]} features but there are only {len(xt)} training rows",
             hint="use a lower --trend degree, or --trend auto",
-        )
-    return PolynomialTrend.fit(xt, yt, degree, x_mean, x_std)
+        ) from exc
 
 
 class _Trainer:
@@ -409,15 +409,9 @@ class _Trainer:
         same numbers as ``surrogate.predict`` but with the trend's fixed contribution at the
         validation rows computed once."""
         if self._val_trend is None:
-            trend = self.surrogate.trend
-            self._val_trend = (
-                self.surrogate.offset(self.x_val_raw),
-                trend.variance(self.x_val_raw) if trend is not None else 0.0,
-            )
-        offset, trend_var = self._val_trend
+            self._val_trend = self.surrogate.trend_at(self.x_val_raw)
         mean_z, std_z, _ = self.surrogate.predict_standardised(self.x_val_raw)
-        mean = mean_z * self.y_std + offset
-        std = np.sqrt((std_z * self.y_std) ** 2 + trend_var)
+        mean, std = self.surrogate.to_target_units(mean_z, std_z, *self._val_trend)
         rmse = float(np.sqrt(np.mean((mean - self.y_val_raw) ** 2)))
         from dkluq_cli.uq.metrics import gaussian_nll
 

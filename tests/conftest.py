@@ -23,6 +23,17 @@ def plain(text: str) -> str:
     return " ".join(_ANSI.sub("", text).replace("│", " ").split())
 
 
+def sample_xy(n_rows: int) -> tuple[object, object]:
+    """The first ``n_rows`` of the sample table: lattice parameters (n × 6) and energy_eV (n,)."""
+    import pandas as pd
+
+    df = pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:n_rows]
+    return (
+        df[["a", "b", "c", "alpha", "beta", "gamma"]].to_numpy(float),
+        df["energy_eV"].to_numpy(float),
+    )
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"})

@@ -11,7 +11,7 @@ import pytest
 from dkluq_cli.config import TrainConfig, auto_batch_size
 from dkluq_cli.train_job import run_training
 from dkluq_cli.training import make_splits, train
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, sample_xy
 
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]
 TINY = {"inducing": 8, "width": 16, "depth": 1, "device": "cpu", "init_subset": 100}
@@ -37,8 +37,7 @@ def test_resolved_fills_only_the_automatic_values():
 
 @pytest.fixture(scope="module")
 def rows():
-    df = pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:300]
-    return df[FEATURES].to_numpy(float), df["energy_eV"].to_numpy(float)
+    return sample_xy(300)
 
 
 def test_no_early_stop_before_min_epochs(rows):

@@ -15,7 +15,7 @@ from dkluq_cli.model.io import load_model
 from dkluq_cli.model.trend import PolynomialTrend
 from dkluq_cli.train_job import run_training
 from dkluq_cli.training import train
-from tests.conftest import SAMPLE, plain
+from tests.conftest import SAMPLE, plain, sample_xy
 
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]
 TINY = {"epochs": 20, "batch_size": 64, "inducing": 10, "patience": 100, "threads": 1}
@@ -69,15 +69,13 @@ def test_resolved_config_and_old_configs():
     assert TrainConfig(trend=1).resolved(4000).trend == 1
     assert TrainConfig().resolved(300).trend == 1
     old = {k: v for k, v in TrainConfig().to_dict().items() if k != "trend"}
-    assert (
-        TrainConfig.from_dict(old).trend == 0
-    )  # runs written before the trend resume as they were
+    # runs written before the trend resume as they were
+    assert TrainConfig.from_dict(old).trend == 0
 
 
 @pytest.fixture(scope="module")
 def table_xy():
-    df = pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:600]
-    return df[FEATURES].to_numpy(float), df["energy_eV"].to_numpy(float)
+    return sample_xy(600)
 
 
 def test_surrogate_adds_the_trend_and_gp_learns_the_residual(table_xy):

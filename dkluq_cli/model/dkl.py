@@ -173,12 +173,28 @@ class Surrogate:
             trend's least-squares variance when the model has a trend).
         """
         mean_z, std_z, _ = self.predict_standardised(x, batch_size)
-        scale = self.sigma_scale if calibrated else 1.0
+        mean, std = self.to_target_units(mean_z, std_z, *self.trend_at(x))
+        return mean, std * (self.sigma_scale if calibrated else 1.0)
+
+    def trend_at(self, x: np.ndarray) -> tuple[np.ndarray | float, np.ndarray | float]:
+        """The trend and its variance at ``x`` (target units, units²); ``(y_mean, 0)`` for a
+        model without a trend."""
         if self.trend is None:
-            return mean_z * self.y_std + self.y_mean, std_z * self.y_std * scale
-        offset, trend_var = self.trend.mean_and_variance(x)
-        std = np.sqrt((std_z * self.y_std) ** 2 + trend_var)
-        return mean_z * self.y_std + offset, std * scale
+            return self.y_mean, 0.0
+        return self.trend.mean_and_variance(x)
+
+    def to_target_units(
+        self,
+        mean_z: np.ndarray,
+        std_z: np.ndarray,
+        offset: np.ndarray | float,
+        trend_var: np.ndarray | float,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised GP mean and σ plus the trend (from :meth:`trend_at`) → uncalibrated
+        mean and σ in target units."""
+        if self.trend is None:
+            return mean_z * self.y_std + offset, std_z * self.y_std
+        return mean_z * self.y_std + offset, np.sqrt((std_z * self.y_std) ** 2 + trend_var)
 
     def offset(self, x: np.ndarray) -> np.ndarray | float:
         """What the GP's standardised output is added to: the trend at ``x`` (target units), or

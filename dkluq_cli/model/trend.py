@@ -22,9 +22,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
+
+
+class TooFewRowsError(ValueError):
+    """Fewer training rows than polynomial coefficients."""
 
 
 def _exponents(degree: int, n_features: int) -> np.ndarray:
@@ -84,12 +89,12 @@ class PolynomialTrend:
             x_std: Standardisation scale.
 
         Raises:
-            ValueError: Fewer rows than polynomial terms.
+            TooFewRowsError: Fewer rows than polynomial terms.
         """
         x = np.asarray(x, dtype=np.float64)
         exps = _exponents(degree, x.shape[1])
         if len(x) < len(exps):
-            raise ValueError(
+            raise TooFewRowsError(
                 f"a degree-{degree} trend in {x.shape[1]} features has {len(exps)} terms "
                 f"but there are only {len(x)} training rows"
             )
@@ -110,18 +115,25 @@ class PolynomialTrend:
         with one power fewer), so the matrix takes one vector product per column.
         """
         z = (np.atleast_2d(np.asarray(x, dtype=np.float64)) - self.x_mean) / self.x_std
-        parents, variables = _recurrence(self.exponents)
+        parents, variables = self._recurrence
         out = np.empty((len(z), len(self.exponents)), order="F")
         out[:, 0] = 1.0
         for k in range(1, len(self.exponents)):
             np.multiply(out[:, parents[k]], z[:, variables[k]], out=out[:, k])
         return np.ascontiguousarray(out)
 
+    @cached_property
+    def _recurrence(self) -> tuple[list[int], list[int]]:
+        """Parent monomial and multiplying variable of every term (derived from ``exponents``)."""
+        return _recurrence(self.exponents)
+
     def mean_and_variance(self, x: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
         """The trend and its variance at ``x`` (target units and target units²), sharing one
         design matrix per chunk of ``chunk`` rows (a 160 000-row scan would otherwise allocate
         three 100 MB matrices, and on this VM the page faults alone cost more than the maths)."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if x.size == 0:
+            return np.zeros(0), np.zeros(0)
         mean, var = np.empty(len(x)), np.empty(len(x))
         for start in range(0, len(x), chunk):
             a = self.design(x[start : start + chunk])
@@ -138,11 +150,7 @@ class PolynomialTrend:
 
     def variance(self, x: np.ndarray) -> np.ndarray:
         """Variance of the fitted trend at ``x`` (n × d, feature units), in target units²."""
-        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-        if len(x) == 0:
-            return np.zeros(0)
-        a = self.design(x)
-        return np.maximum(np.einsum("ij,ij->i", a @ self.cov, a), 0.0)
+        return self.mean_and_variance(x)[1]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists and numbers (for the model file)."""
