@@ -670,6 +670,15 @@ def render(r: dict[str, Any]) -> str:
             f"({ratio_text(ours.get(key), pub, lower)}), vs DUE recipe run here {fmt(here)} "
             f"({ratio_text(ours.get(key), here, lower)})."
         )
+    pub_s = comp["DUE, published (another machine)"].get("seconds")
+    here_s = comp.get("DUE recipe here, raw σ", {}).get("seconds")
+    if pub_s and here_s and ours.get("seconds"):
+        lines.append(
+            f"- Scaled by DUE's recipe ({fmt(pub_s)} s published / {fmt(here_s)} s here), dkluq's "
+            f"{fmt(ours['seconds'])} s would be about {fmt(ours['seconds'] * pub_s / here_s)} s on "
+            "the machine the issue quotes — an estimate from the side-by-side ratio, not a "
+            "measurement."
+        )
     cov = ours.get("coverage_95")
     lines.append(
         f"- coverage_95: dkluq {fmt(cov)} (target 0.95, |Δ| {fmt(abs(cov - 0.95))}) vs DUE "
