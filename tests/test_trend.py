@@ -165,3 +165,42 @@ def test_trend_variance_is_the_least_squares_band():
     assert far > 50 * inside  # grows like the polynomial outside the data
     refits = [fit()(far_x)[0] for _ in range(300)]  # spread of refits to fresh noise
     assert np.std(refits) == pytest.approx(np.sqrt(far), rel=0.2)
+
+
+def test_hc3_covariance_tracks_heteroscedastic_residuals():
+    """Residual spread growing towards the edges: the HC3 coefficient variances match the
+    Monte-Carlo spread of the estimates, the textbook s²(AᵀA)⁻¹ is off by about 2×."""
+    from dkluq_cli.model.trend import hc3_covariance
+
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.uniform(-1, 1, n)
+    design = np.stack([np.ones(n), x, x**2], axis=1)
+    coefs, hc3, ols = [], [], []
+    for _ in range(300):
+        y = 1 + 2 * x + 0.5 * x**2 + rng.normal(size=n) * (0.05 + x**2)
+        c = np.linalg.lstsq(design, y, rcond=None)[0]
+        r = y - design @ c
+        coefs.append(c)
+        hc3.append(np.diag(hc3_covariance(design, r)))
+        ols.append(np.diag(r @ r / (n - 3) * np.linalg.inv(design.T @ design)))
+    empirical = np.var(np.array(coefs), axis=0)
+    assert np.all(np.abs(np.mean(hc3, axis=0) / empirical - 1) < 0.2)
+    assert np.max(np.abs(np.mean(ols, axis=0) / empirical - 1)) > 0.4
+
+
+def test_hc3_covariance_matches_textbook_for_equal_noise():
+    from dkluq_cli.model.trend import hc3_covariance
+
+    rng = np.random.default_rng(1)
+    n = 2000
+    x = rng.uniform(-1, 1, (n, 2))
+    design = np.column_stack([np.ones(n), x, x[:, 0] * x[:, 1]])
+    y = design @ np.array([1.0, -2.0, 0.5, 3.0]) + rng.normal(size=n) * 0.1
+    c = np.linalg.lstsq(design, y, rcond=None)[0]
+    r = y - design @ c
+    textbook = r @ r / (n - 4) * np.linalg.inv(design.T @ design)
+    cov = hc3_covariance(design, r)
+    assert np.allclose(cov, cov.T)
+    assert np.all(np.linalg.eigvalsh(cov) >= -1e-15)
+    assert np.allclose(np.diag(cov), np.diag(textbook), rtol=0.15)

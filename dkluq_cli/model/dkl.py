@@ -170,7 +170,7 @@ class Surrogate:
         Returns:
             ``(mean, std)`` in target units (eV): the predictive mean and the standard deviation
             of the predictive distribution (latent GP variance plus learned noise, plus the
-            trend's least-squares variance when the model has a trend).
+            trend's variance when the model has a trend).
         """
         mean_z, std_z, _ = self.predict_standardised(x, batch_size)
         mean, std = self.to_target_units(mean_z, std_z, *self.trend_at(x))

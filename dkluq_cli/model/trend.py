@@ -9,11 +9,20 @@ misses. Measured on the 5000-structure SrTiO3 sample (4000 training rows, indepe
 default schedule): the cubic alone leaves 4.2 meV/atom, the DKL on top of it 0.97–0.98 (seeds
 0–2), the DKL without it 4.3.
 
-The trend's own uncertainty is its least-squares confidence band,
-``Var t̂(x) = s² a(x)ᵀ (AᵀA)⁻¹ a(x)`` with ``s²`` the residual variance of the fit, added to the
-GP's predictive variance. Inside the training box it is a small share of σ; outside it grows
-like the polynomial itself, which is what keeps σ growing where the trend extrapolates (the
-residual GP alone reverts to the residual's small prior amplitude there).
+The trend's own uncertainty is its confidence band ``Var t̂(x) = a(x)ᵀ C a(x)``, added to the
+GP's predictive variance, with ``C`` the coefficients' covariance. The textbook least-squares
+``C = s² (AᵀA)⁻¹`` assumes the residual has the same variance everywhere; the cubic's residual
+does not (on the SrTiO3 sample it is largest where several lattice parameters sit near the box
+faces, where the DKL's errors are largest too), so ``C`` is White's heteroscedasticity-consistent
+sandwich in its HC3 form (MacKinnon & White 1985; Long & Ervin 2000),
+``(AᵀA)⁻¹ Aᵀ diag(rᵢ² / (1 − hᵢ)²) A (AᵀA)⁻¹`` with residuals ``rᵢ`` and leverages ``hᵢ``. It
+puts more of σ where the residual is large: over six seeds of the default model (m = 50, seed
+own split, scored on an independent 1000-structure draw) the miscal_area after the validation
+σ scale went from 0.008–0.043 (mean 0.027) with the textbook formula to 0.005–0.035 (mean
+0.018), and σ on ``srtio3_ood.csv`` from 4.2× to 5.4× the in-range σ. Inside the training box
+the band is a minor share of σ; outside it grows like the polynomial itself, which is what
+keeps σ growing where the trend extrapolates (the residual GP alone reverts to the residual's
+small prior amplitude there).
 
 Degree 0 is the plain target mean (what a ``ConstantMean`` GP sees after standardising).
 """
@@ -55,6 +64,28 @@ def _recurrence(exponents: np.ndarray) -> tuple[list[int], list[int]]:
     return parents, variables
 
 
+def hc3_covariance(design: np.ndarray, resid: np.ndarray) -> np.ndarray:
+    """Heteroscedasticity-consistent covariance of least-squares coefficients (HC3).
+
+    ``(AᵀA)⁻¹ Aᵀ diag(rᵢ² / (1 − hᵢ)²) A (AᵀA)⁻¹`` with ``hᵢ = aᵢᵀ (AᵀA)⁻¹ aᵢ`` the leverage of
+    row i. With equal residual variance everywhere it agrees with ``s² (AᵀA)⁻¹`` on average;
+    where residuals vary it stays a consistent estimate, which the textbook formula is not.
+
+    Args:
+        design: Design matrix A (n × p).
+        resid: Least-squares residuals r (n,), target units.
+
+    Returns:
+        The symmetric positive semi-definite p × p covariance (target units²).
+    """
+    bread = np.linalg.pinv(design.T @ design, hermitian=True)
+    leverage = np.einsum("ij,jk,ik->i", design, bread, design)
+    # a row of leverage → 1 is fitted (almost) exactly; the floor keeps its weight finite
+    weight = resid**2 / np.maximum(1.0 - leverage, 1e-2) ** 2
+    cov = bread @ ((design.T * weight) @ design) @ bread
+    return (cov + cov.T) / 2.0
+
+
 @dataclass
 class PolynomialTrend:
     """A fitted polynomial ``t(x) = Σ_k c_k Π_j z_j^{e_kj}`` in standardised inputs ``z``.
@@ -65,7 +96,8 @@ class PolynomialTrend:
         x_std: Per-feature scale of the standardisation (feature units).
         exponents: Monomial exponents, shape (n_terms × n_features).
         coef: Coefficients in target units (eV), shape (n_terms,).
-        cov: Covariance of the coefficients (eV²), shape (n_terms × n_terms): ``s² (AᵀA)⁻¹``.
+        cov: Covariance of the coefficients (eV²), shape (n_terms × n_terms): the HC3 sandwich
+            of :func:`hc3_covariance` (models saved before it carry ``s² (AᵀA)⁻¹``).
     """
 
     degree: int
@@ -103,9 +135,7 @@ class PolynomialTrend:
         design = trend.design(x)
         y = np.asarray(y, dtype=np.float64)
         trend.coef = np.linalg.lstsq(design, y, rcond=None)[0]
-        dof = max(len(y) - len(exps), 1)
-        s2 = float(np.sum((y - design @ trend.coef) ** 2)) / dof
-        trend.cov = s2 * np.linalg.pinv(design.T @ design, hermitian=True)
+        trend.cov = hc3_covariance(design, y - design @ trend.coef)
         return trend
 
     def design(self, x: np.ndarray) -> np.ndarray:
