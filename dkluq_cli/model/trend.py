@@ -79,7 +79,7 @@ def hc3_covariance(design: np.ndarray, resid: np.ndarray) -> np.ndarray:
         The symmetric positive semi-definite p × p covariance (target units²).
     """
     bread = np.linalg.pinv(design.T @ design, hermitian=True)
-    leverage = np.einsum("ij,jk,ik->i", design, bread, design)
+    leverage = np.sum((design @ bread) * design, axis=1)
     # a row of leverage → 1 is fitted (almost) exactly; the floor keeps its weight finite
     weight = resid**2 / np.maximum(1.0 - leverage, 1e-2) ** 2
     cov = bread @ ((design.T * weight) @ design) @ bread
