@@ -165,15 +165,6 @@ def _fit_trend(
         ) from exc
 
 
-def _adam_implementation(device: Any) -> dict[str, bool]:
-    """Adam's fused kernel where torch has one (CPU and CUDA): one call updates every tensor.
-
-    On the 2-core CPU box the multi-tensor (``foreach``) step took 0.83 ms for the default
-    model's 16 parameter tensors, the fused step 0.30 ms (about 6 % of a training step).
-    """
-    return {"fused": True} if device.type in ("cpu", "cuda") else {"foreach": True}
-
-
 class _Trainer:
     """Holds the mutable state of one training run (so it can be snapshotted and resumed)."""
 
@@ -295,7 +286,9 @@ class _Trainer:
                 {"params": gp_params, "lr": gp_lr},
             ],
             weight_decay=cfg.weight_decay,
-            **_adam_implementation(self.device),
+            # one kernel updates every tensor (resolve_device only gives CPU or CUDA, both have
+            # it): 0.30 ms a step against 0.83 ms for foreach on the 2-core CPU box
+            fused=True,
         )
         self.ngd = (
             gpytorch.optim.NGD(model.gp.variational_parameters(), num_data=n_train, lr=cfg.ngd_lr)
