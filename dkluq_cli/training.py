@@ -17,6 +17,7 @@ be saved and resumed to the same result as an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -383,6 +384,19 @@ class _Trainer:
         self.elapsed = float(snap["elapsed"])
 
     # -- the loop ------------------------------------------------------------------------------
+    def loop_settings(self, jitter: float | None = None) -> contextlib.ExitStack:
+        """The settings every epoch runs under: the covariance jitter (``cfg.jitter`` unless
+        given) and the integer fast path of ``torch.broadcast_shapes``."""
+        import gpytorch
+
+        from dkluq_cli.model.broadcast import fast_broadcast
+
+        value = self.cfg.jitter if jitter is None else jitter
+        stack = contextlib.ExitStack()
+        stack.enter_context(gpytorch.settings.variational_cholesky_jitter(value, value))
+        stack.enter_context(fast_broadcast())
+        return stack
+
     def _epoch(self) -> float:
         import torch
 
@@ -435,10 +449,7 @@ class _Trainer:
         Returns:
             ``(interrupted, stopped_early)``.
         """
-        import gpytorch
         from linear_operator.utils.errors import NotPSDError
-
-        from dkluq_cli.model.broadcast import fast_broadcast
 
         cfg = self.cfg
         last_snapshot = self.snapshot()
@@ -446,10 +457,7 @@ class _Trainer:
         while self.epoch < cfg.epochs:
             t0 = time.perf_counter()
             try:
-                with (
-                    gpytorch.settings.variational_cholesky_jitter(jitter, jitter),
-                    fast_broadcast(),
-                ):
+                with self.loop_settings(jitter):
                     loss = self._epoch()
                     val_rmse, val_nll = self._validate()
             except NotPSDError as exc:

@@ -235,13 +235,16 @@ class Surrogate:
         eps = torch.randn(len(mean), n_samples, generator=gen, dtype=torch.float64).to(cov.device)
         scale = self.sigma_scale if calibrated else 1.0
         dev = ((chol @ eps).T * self.y_std).cpu().numpy()
+        offset: np.ndarray | float = self.y_mean
         if self.trend is not None:  # coefficients drawn jointly: a coherent polynomial per sample
+            design = self.trend.design(x)
+            offset = design @ self.trend.coef
             rng = np.random.default_rng(seed)
             beta = rng.multivariate_normal(
                 np.zeros(len(self.trend.coef)), self.trend.cov, size=n_samples, method="eigh"
             )
-            dev = dev + beta @ self.trend.design(x).T
-        return (mean * self.y_std).cpu().numpy() + dev * scale + self.offset(x)
+            dev = dev + beta @ design.T
+        return (mean * self.y_std).cpu().numpy() + dev * scale + offset
 
     @torch.no_grad()
     def embed(self, x: np.ndarray) -> np.ndarray:
