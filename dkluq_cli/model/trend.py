@@ -142,10 +142,7 @@ class PolynomialTrend:
         """The monomials of standardised ``x`` (n × n_terms).
 
         Each monomial is an earlier one times one variable (its parent: the same exponents
-        with one power fewer), so the matrix takes one vector product per column. The array is
-        column-major (Fortran order), the order it is filled in; BLAS and LAPACK take it as it
-        is, so no second n × n_terms copy is made (the trend and its variance on 160 801
-        rows: 0.114 s against 0.122 s with a C-order copy, one thread).
+        with one power fewer), so the matrix takes one vector product per column.
         """
         z = (np.atleast_2d(np.asarray(x, dtype=np.float64)) - self.x_mean) / self.x_std
         parents, variables = self._recurrence
@@ -153,7 +150,7 @@ class PolynomialTrend:
         out[:, 0] = 1.0
         for k in range(1, len(self.exponents)):
             np.multiply(out[:, parents[k]], z[:, variables[k]], out=out[:, k])
-        return out
+        return np.ascontiguousarray(out)
 
     @cached_property
     def _recurrence(self) -> tuple[list[int], list[int]]:
