@@ -137,6 +137,26 @@ class TrainResult:
     domain statistics (``train_seconds`` counts the epochs only)."""
 
 
+def _copy_state(obj: Any, to_cpu: bool = False) -> Any:
+    """An independent copy of a (nested) state dict: tensors detached and cloned (onto the CPU
+    when ``to_cpu``), dicts, lists and tuples rebuilt, other values shared (numbers, strings and
+    None are immutable). What ``copy.deepcopy`` gives for these, at a fraction of its cost: a
+    training snapshot took 3.6 ms with deepcopy on the default model, paid every epoch."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach()
+        return t.to("cpu", copy=True) if to_cpu else t.clone()
+    if isinstance(obj, dict):
+        out = type(obj)((k, _copy_state(v, to_cpu)) for k, v in obj.items())
+        if hasattr(obj, "_metadata"):  # module versions, read by load_state_dict
+            out._metadata = copy.deepcopy(obj._metadata)  # type: ignore[attr-defined]
+        return out
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_copy_state(v, to_cpu) for v in obj)
+    return obj
+
+
 def _seed_everything(seed: int) -> None:
     import random
 
@@ -338,18 +358,13 @@ class _Trainer:
         """Everything needed to continue bit-for-bit from the end of the current epoch."""
         import torch
 
-        def cpu(sd: dict[str, Any]) -> dict[str, Any]:
-            return copy.deepcopy(
-                {k: (v.detach().cpu() if hasattr(v, "detach") else v) for k, v in sd.items()}
-            )
-
         return {
             "epoch": self.epoch,
-            "model": cpu(self.model.state_dict()),
-            "likelihood": cpu(self.likelihood.state_dict()),
-            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
-            "ngd": copy.deepcopy(self.ngd.state_dict()) if self.ngd else None,
-            "scheduler": copy.deepcopy(self.scheduler.state_dict()),
+            "model": _copy_state(self.model.state_dict(), to_cpu=True),
+            "likelihood": _copy_state(self.likelihood.state_dict(), to_cpu=True),
+            "optimizer": _copy_state(self.optimizer.state_dict()),
+            "ngd": _copy_state(self.ngd.state_dict()) if self.ngd else None,
+            "scheduler": _copy_state(self.scheduler.state_dict()),
             "torch_rng": torch.get_rng_state(),
             "shuffle_rng": self.shuffle_gen.get_state(),
             # history rows and best_state are replaced, never changed in place: sharing them
@@ -502,8 +517,8 @@ class _Trainer:
                 self.best_nll = val_nll
                 self.best_epoch = self.epoch
                 self.best_state = {
-                    "model": copy.deepcopy(self.model.state_dict()),
-                    "likelihood": copy.deepcopy(self.likelihood.state_dict()),
+                    "model": _copy_state(self.model.state_dict()),
+                    "likelihood": _copy_state(self.likelihood.state_dict()),
                 }
                 self.bad_epochs = 0
             else:

@@ -137,3 +137,28 @@ def test_double_precision_training_uses_fused_adam():
     trainer.run(None, None)
     mean, std = trainer.surrogate.predict(x[:10])
     assert np.all(np.isfinite(mean)) and np.all(std > 0)
+
+
+def test_copy_state_is_an_independent_copy_of_a_state_dict():
+    import torch
+
+    from dkluq_cli.training import _copy_state
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1))
+    opt = torch.optim.Adam(net.parameters(), lr=0.1)
+    net(torch.ones(2, 3)).sum().backward()
+    opt.step()
+    model_copy = _copy_state(net.state_dict(), to_cpu=True)
+    opt_copy = _copy_state(opt.state_dict())
+    assert model_copy._metadata == net.state_dict()._metadata  # module versions survive
+    assert opt_copy["param_groups"][0]["betas"] == (0.9, 0.999)
+    before = {k: v.clone() for k, v in model_copy.items()}
+    exp_avg = opt_copy["state"][0]["exp_avg"].clone()
+    net(torch.ones(2, 3)).sum().backward()
+    opt.step()  # moves the live weights and moments in place
+    assert all(torch.equal(model_copy[k], before[k]) for k in before)
+    assert torch.equal(opt_copy["state"][0]["exp_avg"], exp_avg)
+    assert not torch.equal(net.state_dict()["0.weight"], before["0.weight"])
+    net.load_state_dict(model_copy)
+    opt.load_state_dict(opt_copy)
+    assert torch.equal(net.state_dict()["0.weight"], before["0.weight"])
