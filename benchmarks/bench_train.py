@@ -142,6 +142,7 @@ def run_config(
     from dkluq_cli.training import train
 
     trace: list[dict[str, float]] = []
+    tracing = [0.0]  # seconds spent scoring the draw inside the progress callback
     with capture_trainer(keep_last) as holder:
 
         def progress(p: Any) -> None:
@@ -151,10 +152,12 @@ def run_config(
                 "val_rmse_meV_atom": p.val_rmse / N_ATOMS * 1000.0,
             }
             if draw is not None:  # timing-excluded: p.seconds was taken before this call
+                t_trace = time.perf_counter()
                 mean, _ = holder["trainer"].surrogate.predict(draw[0], calibrated=False)
                 row["draw_rmse_meV_atom"] = float(
                     np.sqrt(np.mean((mean - draw[1]) ** 2)) / N_ATOMS * 1000.0
                 )
+                tracing[0] += time.perf_counter() - t_trace
             trace.append(row)
 
         t0 = time.perf_counter()
@@ -173,6 +176,8 @@ def run_config(
         "stopped_early": res.stopped_early,
         "steps": len(res.history) * steps_per_epoch,
         "train_wall_s": wall,
+        "trace_s": tracing[0],
+        "train_s": wall - tracing[0],
         "loop_s": res.train_seconds,
         "ms_per_step": 1000.0 * res.train_seconds / max(1, len(res.history) * steps_per_epoch),
         "sigma_scale": sur.sigma_scale,
@@ -248,12 +253,13 @@ def target_checks(row: dict[str, Any], block: str, with_time: bool = True) -> li
         ("miscal_area ≤ 0.03", m["miscal_area"], m["miscal_area"] <= TARGETS["miscal_area"]),
     ]
     if with_time:
-        wall = row["train_wall_s"]
+        secs = train_seconds(row)
         checks.append(
             (
-                "training ≤ 60 s (in-process, incl. per-epoch draw tracing)",
-                wall,
-                wall <= TARGETS["train_seconds"],
+                "training ≤ 60 s (in-process train(), the benchmark's per-epoch draw scoring "
+                "subtracted)",
+                secs,
+                secs <= TARGETS["train_seconds"],
             )
         )
     return [
@@ -457,9 +463,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def train_seconds(row: dict[str, Any]) -> float:
+    """Wall seconds of a run's ``train()`` call without the benchmark's own per-epoch scoring of
+    the independent draw (results written before that was measured: the whole call)."""
+    return float(row.get("train_s", row["train_wall_s"]))
+
+
 def seed_summary(row: dict[str, Any]) -> dict[str, Any]:
     """The targets' figures of one defaults run (test split and, when scored, the draw)."""
-    out: dict[str, Any] = {"seed": row["config"]["seed"], "train_wall_s": row["train_wall_s"]}
+    out: dict[str, Any] = {"seed": row["config"]["seed"], "train_s": train_seconds(row)}
     for block in ("test", "draw"):
         if row.get(block):
             for key in ("rmse_meV_atom", "coverage_95", "miscal_area"):
@@ -486,7 +498,7 @@ def build_comparison(default_row: dict, due: dict | None, block: str) -> list[di
                     "coverage_95": due[b]["coverage_95"],
                     "miscal_area": due[b]["miscal_area"],
                     "nll": due[b]["nll"],
-                    "seconds": due["train_wall_s"],
+                    "seconds": train_seconds(due),
                     "ms_per_step": due["ms_per_step"],
                     "steps": due["steps"],
                 }
@@ -499,7 +511,7 @@ def build_comparison(default_row: dict, due: dict | None, block: str) -> list[di
             "coverage_95": d[block]["coverage_95"],
             "miscal_area": d[block]["miscal_area"],
             "nll": d[block]["nll"],
-            "seconds": d["train_wall_s"],
+            "seconds": train_seconds(d),
             "ms_per_step": d["ms_per_step"],
             "steps": d["steps"],
         }
@@ -514,7 +526,9 @@ def render(r: dict[str, Any]) -> str:
     lines.append(
         f"Data: {r['n_rows']} SrTiO3 structures (CHGNet energies), split {r['n_train']}/"
         f"{r['n_val']}/{r['n_test']} (seed {r['split_seed']}). σ is calibrated on the validation "
-        "split unless a row says raw. RMSE/MAE in meV/atom (5 atoms). "
+        "split unless a row says raw. RMSE/MAE in meV/atom (5 atoms). `train() s` is the wall "
+        "time of the `train()` call minus the benchmark's own scoring of the independent draw "
+        "after every epoch (`draw scoring s`, done inside the progress callback). "
         + (
             f"Independent draw: {r['independent_draw']['n']} new uniform ±10 % structures "
             f"(seed {r['independent_draw']['seed']}) scored by the oracle."
@@ -535,7 +549,8 @@ def render(r: dict[str, Any]) -> str:
                 "m": row["inducing"],
                 "epochs": row["epochs_run"],
                 "best": row["best_epoch"],
-                "wall": row["train_wall_s"],
+                "wall": train_seconds(row),
+                "trace": row.get("trace_s"),
                 "loop": row["loop_s"],
                 "rmse": t["rmse_meV_atom"],
                 "nll": t["nll"],
@@ -555,6 +570,7 @@ def render(r: dict[str, Any]) -> str:
                 ("epochs", "epochs"),
                 ("best", "best epoch"),
                 ("wall", "train() s"),
+                ("trace", "draw scoring s"),
                 ("loop", "loop s"),
                 ("rmse", "test RMSE"),
                 ("nll", "test NLL"),
@@ -575,7 +591,7 @@ def render(r: dict[str, Any]) -> str:
                 spread,
                 [
                     ("seed", "seed"),
-                    ("train_wall_s", "train() s"),
+                    ("train_s", "train() s"),
                     ("test_rmse_meV_atom", "test RMSE"),
                     ("test_coverage_95", "test cov95"),
                     ("test_miscal_area", "test miscal"),
