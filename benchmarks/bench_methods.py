@@ -496,7 +496,7 @@ def methods(budget: dict, overrides: dict) -> list[tuple[str, Callable, str]]:
         return "TrainConfig() defaults" + "".join(f", {k}={v!r}" for k, v in kw.items()) + over
 
     w, dp = budget["width"], budget["depth"]
-    batch = budget["batch"] or "auto (256, 32 at 200 rows)"
+    batch = budget["batch"] or budget.get("auto_batch_label", "auto")
     loop = f"epochs {budget['epochs']}, batch {batch}, patience {budget['patience']} (not before epoch {budget['epochs'] // 2})"
     return [
         ("dkluq (FCM init)", dkluq_method(dflt), d()),
@@ -567,6 +567,7 @@ COLS = [
 
 def main(argv: list[str] | None = None) -> int:
     """Run both regimes, write ``methods.json`` / ``methods.md``."""
+    from dkluq_cli.config import auto_batch_size
     from dkluq_cli.training import TrainConfig, make_splits
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -615,6 +616,9 @@ def main(argv: list[str] | None = None) -> int:
     n_small = QUICK_SMALL if args.quick else SMALL
     pick = np.sort(np.random.default_rng(0).permutation(len(sp.train))[:n_small])
     small = {**full, "x_tr": full["x_tr"][pick], "y_tr": full["y_tr"][pick]}
+    budget["auto_batch_label"] = (
+        f"auto ({auto_batch_size(len(sp.train))}, {auto_batch_size(len(pick))} at {len(pick)} rows)"
+    )
     todo = methods(budget, overrides)
     if args.only:
         todo = [t for t in todo if any(o.lower() in t[0].lower() for o in args.only)]
