@@ -22,7 +22,7 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -399,7 +399,8 @@ class _Trainer:
         self.elapsed = float(snap["elapsed"])
 
     # -- the loop ------------------------------------------------------------------------------
-    def loop_settings(self, jitter: float | None = None) -> contextlib.ExitStack:
+    @contextlib.contextmanager
+    def loop_settings(self, jitter: float | None = None) -> Iterator[None]:
         """The settings every epoch runs under: the covariance jitter (``cfg.jitter`` unless
         given) and the integer fast path of ``torch.broadcast_shapes``."""
         import gpytorch
@@ -407,10 +408,8 @@ class _Trainer:
         from dkluq_cli.model.broadcast import fast_broadcast
 
         value = self.cfg.jitter if jitter is None else jitter
-        stack = contextlib.ExitStack()
-        stack.enter_context(gpytorch.settings.variational_cholesky_jitter(value, value))
-        stack.enter_context(fast_broadcast())
-        return stack
+        with gpytorch.settings.variational_cholesky_jitter(value, value), fast_broadcast():
+            yield
 
     def _epoch(self) -> float:
         import torch
