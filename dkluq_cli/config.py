@@ -129,6 +129,8 @@ def auto_batch_size(n_train: int, cap: int = 256, min_steps: int = 8, floor: int
 
 MAX_AUTO_TREND = 3
 ROWS_PER_TREND_TERM = 20
+#: Highest degree ``--trend`` accepts (924 monomials in six features).
+MAX_TREND = 6
 
 
 def trend_terms(degree: int, n_features: int) -> int:

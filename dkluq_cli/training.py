@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from dkluq_cli.config import TrainConfig
+from dkluq_cli.config import ROWS_PER_TREND_TERM, TrainConfig, trend_terms
 from dkluq_cli.errors import TableError, TrainingError
 from dkluq_cli.model.trend import PolynomialTrend, TooFewRowsError
 
@@ -170,20 +170,31 @@ def _seed_everything(seed: int) -> None:
 def _fit_trend(
     xt: np.ndarray, yt: np.ndarray, cfg: TrainConfig, x_mean: np.ndarray, x_std: np.ndarray
 ) -> PolynomialTrend | None:
-    """The least-squares polynomial trend of the training rows (None for degree 0)."""
+    """The least-squares polynomial trend of the training rows (None for degree 0); warns when
+    an explicit degree leaves fewer training rows per coefficient than ``auto`` asks for."""
     degree = int(cfg.trend)
     if degree == 0:
         return None
     try:
-        return PolynomialTrend.fit(xt, yt, degree, x_mean, x_std)
+        trend = PolynomialTrend.fit(xt, yt, degree, x_mean, x_std)
     except TooFewRowsError as exc:
-        from dkluq_cli.config import trend_terms
-
         raise TableError(
             f"--trend {degree} needs {trend_terms(degree, xt.shape[1])} coefficients for "
             f"{xt.shape[1]} features but there are only {len(xt)} training rows",
             hint="use a lower --trend degree, or --trend auto",
         ) from exc
+    n_terms = trend_terms(degree, xt.shape[1])
+    if len(xt) < ROWS_PER_TREND_TERM * n_terms:
+        logger.warning(
+            "--trend %d fits %d coefficients to %d training rows (%.1f per coefficient; "
+            "--trend auto asks for %d): the polynomial may do the GP's job or overfit",
+            degree,
+            n_terms,
+            len(xt),
+            len(xt) / n_terms,
+            ROWS_PER_TREND_TERM,
+        )
+    return trend
 
 
 class _Trainer:

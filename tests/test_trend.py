@@ -146,6 +146,22 @@ def test_cli_trend_option(invoke, tmp_path):
     text = plain(few.output)
     assert "--trend 3 needs 84 coefficients" in text and "48 training rows" in text
     assert "Traceback" not in text and not (tmp_path / "r2").exists()
+    high = invoke("train", table, "--trend", "7", "-o", tmp_path / "r3")
+    assert high.exit_code != 0 and "0-6" in plain(high.output)
+    quintic = invoke("train", table, "--trend", "5", "-o", tmp_path / "r4")
+    assert quintic.exit_code == 1 and "--trend 5 needs 462 coefficients" in plain(quintic.output)
+
+
+def test_explicit_degree_with_few_rows_per_coefficient_warns(table_xy, caplog):
+    x, y = table_xy
+    with caplog.at_level("WARNING", logger="dkluq_cli"):
+        train(x, y, TrainConfig(**TINY, trend="auto"))
+    assert "per coefficient" not in caplog.text  # auto keeps 20 rows per coefficient
+    with caplog.at_level("WARNING", logger="dkluq_cli"):
+        res = train(x, y, TrainConfig(**TINY, trend=2))
+    n_train = len(res.splits.train)
+    assert n_train < 20 * 28
+    assert f"--trend 2 fits 28 coefficients to {n_train} training rows" in caplog.text
 
 
 def test_trend_variance_is_the_least_squares_band():

@@ -68,9 +68,11 @@ def _check_fuzzifier(value: str) -> str:
 
 
 def _check_trend(value: str) -> str:
+    from dkluq_cli.config import MAX_TREND
+
     value = value.strip()
-    if value != "auto" and value not in ("0", "1", "2", "3"):
-        raise typer.BadParameter(f"0, 1, 2, 3 or 'auto', got {value!r}")
+    if value != "auto" and value not in {str(d) for d in range(MAX_TREND + 1)}:
+        raise typer.BadParameter(f"an integer 0-{MAX_TREND} or 'auto', got {value!r}")
     return value
 
 
@@ -109,9 +111,9 @@ def train_cmd(
     trend: Annotated[
         str,
         typer.Option(
-            help="Degree 0-3 of the least-squares polynomial trend the GP learns the residual "
-            "of (0 = constant mean), or 'auto' (cubic from 1680 rows of 6 features, lower on "
-            "smaller tables).",
+            help="Degree 0-6 of the least-squares polynomial trend the GP learns the residual "
+            "of (0 = constant mean), or 'auto' (the highest degree <= 3 with 20 training rows "
+            "per coefficient: cubic from 1680 rows of 6 features).",
             callback=_check_trend,
         ),
     ] = str(_D.trend),

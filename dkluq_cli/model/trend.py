@@ -116,7 +116,7 @@ class PolynomialTrend:
         Args:
             x: Training inputs in feature units.
             y: Training target in its units (eV).
-            degree: Total polynomial degree, 0–3 in practice.
+            degree: Total polynomial degree (0–6 through the CLI).
             x_mean: Standardisation centre (the surrogate's, so both agree).
             x_std: Standardisation scale.
 
