@@ -175,15 +175,15 @@ def _fit_trend(
     degree = int(cfg.trend)
     if degree == 0:
         return None
+    n_terms = trend_terms(degree, xt.shape[1])
     try:
         trend = PolynomialTrend.fit(xt, yt, degree, x_mean, x_std)
     except TooFewRowsError as exc:
         raise TableError(
-            f"--trend {degree} needs {trend_terms(degree, xt.shape[1])} coefficients for "
-            f"{xt.shape[1]} features but there are only {len(xt)} training rows",
+            f"--trend {degree} needs {n_terms} coefficients for {xt.shape[1]} features but "
+            f"there are only {len(xt)} training rows",
             hint="use a lower --trend degree, or --trend auto",
         ) from exc
-    n_terms = trend_terms(degree, xt.shape[1])
     if len(xt) < ROWS_PER_TREND_TERM * n_terms:
         logger.warning(
             "--trend %d fits %d coefficients to %d training rows (%.1f per coefficient; "

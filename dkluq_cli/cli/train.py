@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from dkluq_cli.cli.common import Device, command, echo_result, err_console, show_progress
-from dkluq_cli.config import TrainConfig
+from dkluq_cli.config import MAX_TREND, TrainConfig
 
 _D = TrainConfig()
 """The defaults: the CLI shows and uses exactly the library's."""
@@ -68,8 +68,6 @@ def _check_fuzzifier(value: str) -> str:
 
 
 def _check_trend(value: str) -> str:
-    from dkluq_cli.config import MAX_TREND
-
     value = value.strip()
     if value != "auto" and value not in {str(d) for d in range(MAX_TREND + 1)}:
         raise typer.BadParameter(f"an integer 0-{MAX_TREND} or 'auto', got {value!r}")
@@ -111,9 +109,9 @@ def train_cmd(
     trend: Annotated[
         str,
         typer.Option(
-            help="Degree 0-6 of the least-squares polynomial trend the GP learns the residual "
-            "of (0 = constant mean), or 'auto' (the highest degree <= 3 with 20 training rows "
-            "per coefficient: cubic from 1680 rows of 6 features).",
+            help=f"Degree 0-{MAX_TREND} of the least-squares polynomial trend the GP learns the "
+            "residual of (0 = constant mean), or 'auto' (the highest degree <= 3 with 20 "
+            "training rows per coefficient: cubic from 1680 rows of 6 features).",
             callback=_check_trend,
         ),
     ] = str(_D.trend),
