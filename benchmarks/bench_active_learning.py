@@ -46,8 +46,9 @@ def train_model(x: np.ndarray, y: np.ndarray, epochs: int, seed: int):
     Batch size and the minimum number of epochs before early stopping are dkluq's automatic
     values (batch 32 at these sizes, no stop before half the epochs).
     """
+    from dkluq_cli.config import TrainConfig
     from dkluq_cli.table import unit_of
-    from dkluq_cli.training import TrainConfig, train
+    from dkluq_cli.training import train
 
     n = len(x)
     cfg = TrainConfig(

@@ -121,7 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     """Train, predict on the grid, plot, write ``fig3.*``."""
     import pandas as pd
 
-    from dkluq_cli.training import TrainConfig, make_splits, train
+    from dkluq_cli.config import TrainConfig
+    from dkluq_cli.splits import make_splits
+    from dkluq_cli.training import train
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)

@@ -417,7 +417,8 @@ def dkluq_method(cfg: Any) -> Callable[[Scaler, dict, dict], tuple[Predictor, di
     """A dkluq configuration as a method (uses its own scalers and σ calibration)."""
 
     def fit(sc: Scaler, d: dict, budget: dict) -> tuple[Predictor, dict]:
-        from dkluq_cli.training import Splits, train
+        from dkluq_cli.splits import Splits
+        from dkluq_cli.training import train
 
         x = np.concatenate([d["x_tr"], d["x_va"]])
         y = np.concatenate([d["y_tr"], d["y_va"]])
@@ -487,7 +488,7 @@ def evaluate(
 
 def methods(budget: dict, overrides: dict) -> list[tuple[str, Callable, str]]:
     """(name, fit function, hyperparameter summary) of every compared method."""
-    from dkluq_cli.training import TrainConfig
+    from dkluq_cli.config import TrainConfig
 
     dflt = TrainConfig(**overrides)
     over = f" + {overrides}" if overrides else ""
@@ -567,8 +568,8 @@ COLS = [
 
 def main(argv: list[str] | None = None) -> int:
     """Run both regimes, write ``methods.json`` / ``methods.md``."""
-    from dkluq_cli.config import auto_batch_size
-    from dkluq_cli.training import TrainConfig, make_splits
+    from dkluq_cli.config import TrainConfig, auto_batch_size
+    from dkluq_cli.splits import make_splits
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)

@@ -11,8 +11,8 @@ the results with their fit RMSE).
 
 Per size, in a **fresh subprocess** (so imports and earlier sizes do not pollute memory):
 
-* **DKL**: dkluq's own training loop (``TrainConfig()`` defaults, all N rows as training data),
-  under the loop's own settings (:meth:`_Trainer.loop_settings`); one untimed epoch first (its
+* **DKL**: dkluq's own training loop (``TrainConfig()`` defaults, all N rows as training data,
+  :meth:`dkluq_cli.fit.DKLFit.run_epoch`); one untimed epoch first (its
   first steps pay one-time start-up costs: lazy kernels, the fused optimiser), then one full
   epoch timed (inducing initialisation excluded). Not extrapolated.
 * **Exact GP**: gpytorch ``ExactGP``, ARD Matérn 5/2, float64, exact Cholesky; one "epoch" = one
@@ -106,20 +106,20 @@ def child(method: str, n: int, coef: dict[str, float]) -> dict[str, Any]:
     import gpytorch
     import torch
 
-    from dkluq_cli.training import Splits, TrainConfig, _Trainer
+    from dkluq_cli.config import TrainConfig
+    from dkluq_cli.splits import Splits
+    from dkluq_cli.training import build_fit
 
     base = _rss_mb()
     x, y = synthetic(n, coef)
     if method == "dkl":
         cfg = TrainConfig(device="cpu")
         sp = Splits(list(range(n)), [0, 1], [])
-        trainer = _Trainer(cfg, x, y, sp, [""] * 6, "eV", None)
-        trainer.build()
-        with trainer.loop_settings():
-            trainer._epoch()  # warm-up: the first steps pay one-time start-up costs
-            t0 = time.perf_counter()
-            trainer._epoch()
-            secs = time.perf_counter() - t0
+        trainer = build_fit(x, y, cfg, sp, feature_units=[""] * 6, target_unit="eV")
+        trainer.run_epoch()  # warm-up: the first steps pay one-time start-up costs
+        t0 = time.perf_counter()
+        trainer.run_epoch()
+        secs = time.perf_counter() - t0
         extra = {"steps": trainer.steps_per_epoch, "batch": trainer.cfg.batch_size}
     else:
         dt = torch.float64

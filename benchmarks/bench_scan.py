@@ -39,8 +39,8 @@ def quick_model(out: Path, quick: bool) -> Path:
     """Train a throw-away model with the default architecture (1 epoch) and return its file."""
     import pandas as pd
 
+    from dkluq_cli.config import TrainConfig
     from dkluq_cli.train_job import run_training
-    from dkluq_cli.training import TrainConfig
 
     df = pd.read_csv(REPO / "sample_data" / "srtio3_lattice_energy.csv").iloc[
         : 300 if quick else 2000

@@ -15,8 +15,7 @@ What it measures, all on one machine, one torch thread, the 5000-structure sampl
    own training code via ``TrainConfig``: RBF kernel, m = 20, k-means init, Adam lr 1e-3
    constant, batch 128, 5000 steps, dropout 0.01, ReLU, width 128, depth 4, SN coefficient 0.95,
    gpytorch's default noise (floor 1e-4, start 0.6931), no early stopping, and the **last**
-   state kept (DUE has no model selection; dkluq's loop would restore the best-validation state,
-   so this script swaps ``_Trainer.restore_best`` for a no-op during that run). Raw σ is DUE's
+   state kept (DUE has no model selection: ``TrainConfig(keep="last")``). Raw σ is DUE's
    σ; the calibrated row adds dkluq's validation σ scale. Differences left: dkluq does not drop
    the last partial batch (DUE: ``drop_last=True``) and keeps one Adam group for all parameters.
 4. The time the default dkluq run needs to first reach DUE's final RMSE. Tracked per epoch from
@@ -40,14 +39,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,39 +92,6 @@ QUICK_OVERRIDES = {"epochs": 3, "init_subset": 200}
 QUICK_DUE_STEPS = 30
 
 
-@contextlib.contextmanager
-def capture_trainer(keep_last: bool = False) -> Iterator[dict[str, Any]]:
-    """Expose the running ``_Trainer`` (for per-epoch evaluation) and optionally keep the last state.
-
-    Args:
-        keep_last: Replace ``restore_best`` by a switch to eval mode (DUE keeps its last weights).
-
-    Yields:
-        A dict whose ``"trainer"`` entry is set once the trainer is built.
-    """
-    from dkluq_cli import training
-
-    holder: dict[str, Any] = {}
-    orig_build, orig_restore = training._Trainer.build, training._Trainer.restore_best
-
-    def build(self: Any) -> None:
-        orig_build(self)
-        holder["trainer"] = self
-
-    def restore_last(self: Any) -> None:
-        self.model.eval()
-        self.likelihood.eval()
-
-    training._Trainer.build = build
-    if keep_last:
-        training._Trainer.restore_best = restore_last
-    try:
-        yield holder
-    finally:
-        training._Trainer.build = orig_build
-        training._Trainer.restore_best = orig_restore
-
-
 def run_config(
     name: str,
     x: np.ndarray,
@@ -136,33 +100,31 @@ def run_config(
     splits: Any,
     cfg: Any,
     draw: tuple[np.ndarray, np.ndarray] | None,
-    keep_last: bool = False,
 ) -> dict[str, Any]:
     """Train one configuration, trace the independent-draw RMSE per epoch, score it."""
     from dkluq_cli.training import train
 
     trace: list[dict[str, float]] = []
     tracing = [0.0]  # seconds spent scoring the draw inside the progress callback
-    with capture_trainer(keep_last) as holder:
 
-        def progress(p: Any) -> None:
-            row = {
-                "epoch": p.epoch,
-                "seconds": p.seconds,
-                "val_rmse_meV_atom": p.val_rmse / N_ATOMS * 1000.0,
-            }
-            if draw is not None:  # timing-excluded: p.seconds was taken before this call
-                t_trace = time.perf_counter()
-                mean, _ = holder["trainer"].surrogate.predict(draw[0], calibrated=False)
-                row["draw_rmse_meV_atom"] = float(
-                    np.sqrt(np.mean((mean - draw[1]) ** 2)) / N_ATOMS * 1000.0
-                )
-                tracing[0] += time.perf_counter() - t_trace
-            trace.append(row)
+    def progress(p: Any) -> None:
+        row = {
+            "epoch": p.epoch,
+            "seconds": p.seconds,
+            "val_rmse_meV_atom": p.val_rmse / N_ATOMS * 1000.0,
+        }
+        if draw is not None:  # timing-excluded: p.seconds was taken before this call
+            t_trace = time.perf_counter()
+            mean, _ = p.surrogate.predict(draw[0], calibrated=False)
+            row["draw_rmse_meV_atom"] = float(
+                np.sqrt(np.mean((mean - draw[1]) ** 2)) / N_ATOMS * 1000.0
+            )
+            tracing[0] += time.perf_counter() - t_trace
+        trace.append(row)
 
-        t0 = time.perf_counter()
-        res = train(x, y, cfg, splits=splits, progress=progress)
-        wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = train(x, y, cfg, splits=splits, progress=progress)
+    wall = time.perf_counter() - t0
     sur = res.surrogate
     te = splits.test
     mean, std_raw = sur.predict(x[te], calibrated=False)
@@ -269,7 +231,7 @@ def target_checks(row: dict[str, Any], block: str, with_time: bool = True) -> li
 
 def due_config(n_train: int, steps: int) -> Any:
     """DUE's toy-regression recipe expressed as a dkluq ``TrainConfig``."""
-    from dkluq_cli.training import TrainConfig
+    from dkluq_cli.config import TrainConfig
 
     epochs = math.ceil(steps / math.ceil(n_train / 128))
     return TrainConfig(
@@ -295,6 +257,7 @@ def due_config(n_train: int, steps: int) -> Any:
         weight_decay=0.0,
         ngd=False,
         patience=epochs + 1,
+        keep="last",
         max_seconds=None,
         seed=0,
         threads=1,
@@ -313,7 +276,9 @@ def ratio_text(ours: float | None, theirs: float | None, lower_better: bool = Tr
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write ``train.json`` / ``train.md``."""
-    from dkluq_cli.training import TrainConfig, make_splits, train
+    from dkluq_cli.config import TrainConfig
+    from dkluq_cli.splits import make_splits
+    from dkluq_cli.training import train
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)
@@ -374,7 +339,6 @@ def main(argv: list[str] | None = None) -> int:
             splits,
             due_config(len(splits.train), steps),
             draw,
-            keep_last=True,
         )
 
     command: dict[str, Any] | None = None

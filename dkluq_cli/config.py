@@ -37,8 +37,7 @@ class TrainConfig:
     the inducing Cholesky runs in float64 anyway, where 1e-6 is gpytorch's own default."""
     trend: str | int = "auto"
     """Degree of the least-squares polynomial trend the GP models the residual of (0 = the
-    target mean, the plain ``ConstantMean`` GP; ``auto`` = :func:`auto_trend_degree`: cubic for
-    6 lattice parameters from 1680 training rows, lower on smaller tables). See
+    target mean, the plain ``ConstantMean`` GP; ``auto`` = :func:`auto_trend_degree`). See
     :mod:`dkluq_cli.model.trend`."""
     ngd: bool = False
     ngd_lr: float = 0.1
@@ -47,27 +46,22 @@ class TrainConfig:
     """Minibatch size; None = auto (:func:`auto_batch_size`): 256, halved for small tables so
     that every epoch still takes at least 8 optimiser steps (never below 32)."""
     lr: float = 7e-3
-    """Adam learning rate of the network. With ``gp_lr`` = 0.1 and a 2 % cosine floor (test / draw
-    RMSE in meV/atom, seeds 0 and 1): 0.015 → 1.00 / 1.08 (seed 0); 0.01 → 0.96 / 1.01 and 0.89 / 0.95;
-    0.007 → 0.95 / 0.97 and 0.90 / 0.90; 0.005 → 0.97 / 1.00 (seed 0)."""
+    """Peak Adam learning rate of the network (the sweep behind it: benchmarks/results/README.md)."""
     gp_lr: float | None = 0.1
-    """Adam learning rate of the GP head and the likelihood (inducing locations, q(u), kernel
-    hyperparameters, noise); None = ``lr``. Measured on the 5000-structure sample (cubic trend,
-    m = 50, 350 epochs, 2 % cosine floor, seed 0), RMSE on an independent 1000-structure draw: 1.18 meV/atom at
-    0.03, 1.07 at 0.05, 1.02 at 0.07, 1.01 at 0.1 and 0.2 (network lr 0.01 in all five); at 0.03
-    the learned noise stays ~5x higher than at 0.1 (0.11 vs 0.024, standardised units)."""
+    """Peak Adam learning rate of the GP head and the likelihood (inducing locations, q(u), kernel
+    hyperparameters, noise); None = ``lr``. Higher than the network's: with the network's rate
+    the learned noise stays high and absorbs what the GP should explain."""
     lr_min_factor: float = 0.1
-    """The cosine schedule ends at this fraction of each peak learning rate. Defaults, seeds
-    0 / 1 / 2 (test / draw miscal_area): 0.02 → 0.033 / 0.034, 0.031 / 0.048, 0.032 / 0.006;
-    0.1 → 0.018 / 0.024, 0.014 / 0.034, 0.023 / 0.025, at a test RMSE 0.03–0.08 meV/atom
-    higher (0.96 / 0.94 / 1.10 against 0.88 / 0.89 / 1.08; draw 0.97 / 0.97 / 0.98)."""
+    """The cosine schedule ends at this fraction of each peak learning rate (a higher floor
+    trades a little accuracy for better-calibrated σ)."""
     warmup: float = 0.02
     """Fraction of all optimiser steps over which the learning rate ramps up linearly from
-    lr/steps. Adam's first steps move every weight by about ``lr``; on 128-wide layers that
-    shifted the whole feature cloud by ~20 lengthscales in one step on the Fig. 1 sinusoid
-    (m = 10), leaving every training point outside the inducing points' reach (K_xz ≈ 1e-9) and
-    the model stuck at the constant mean."""
+    lr/steps. Adam's first steps move every weight by about ``lr``; on 128-wide layers that can
+    shift the whole feature cloud many lengthscales away from the inducing points, where the
+    kernel is ~0, the gradients vanish and the model stays at the constant mean."""
     weight_decay: float = 0.0
+    keep: str = "best"
+    """Which weights the fit ends with: ``best`` (lowest validation NLL) or ``last``."""
     patience: int = 60
     min_epochs: int | None = None
     """Early stopping never fires before this epoch; None = half of ``epochs``. While the
@@ -117,9 +111,8 @@ def auto_batch_size(n_train: int, cap: int = 256, min_steps: int = 8, floor: int
     """The default minibatch size for ``n_train`` training rows.
 
     ``cap`` (256) for large tables; for small ones the largest power of two that still gives
-    ``min_steps`` steps per epoch, but never below ``floor``. Measured on 240 SrTiO3 training
-    rows: batch 256 (one step per epoch) stopped at the constant predictor (129 meV/atom on an
-    independent draw); batch 32 reached 21 meV/atom.
+    ``min_steps`` steps per epoch, but never below ``floor``: with one or two steps an epoch,
+    early stopping fires before the model has left the constant predictor.
     """
     size = cap
     while size > floor and size * min_steps > n_train:

@@ -1,20 +1,23 @@
 """One ``dkluq train`` job end to end: read the table, train, write the run directory.
 
-Kept separate from the CLI so it can be used as a library call and tested without Typer.
+Kept separate from the CLI so it can be used as a library call and tested without Typer. The
+figures are drawn by the CLI from the numbers :func:`figure_data` computes here.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dkluq_cli.atomic import prepare_output_dir
+from dkluq_cli.config import TrainConfig
 from dkluq_cli.errors import InputError, TableError
+from dkluq_cli.fit import Progress
 from dkluq_cli.runs import (
     CHECKPOINT,
     INTERRUPTED_NOTE,
@@ -26,20 +29,60 @@ from dkluq_cli.runs import (
     write_history,
     write_json,
 )
+from dkluq_cli.splits import splits_from_dict
 from dkluq_cli.table import numeric_block, read_table, unit_of
-from dkluq_cli.training import Progress, TrainConfig, TrainResult, splits_from_dict, train
+from dkluq_cli.training import TrainResult, train
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
+class TrainFigures:
+    """The numbers behind the figures of a run (drawn by ``dkluq_cli.plots.train``).
+
+    Attributes:
+        unit: Target unit for the axes.
+        y_true: Observed target of the evaluation split (test, else validation), target units.
+        y_mean: Predicted mean there (target units).
+        y_std: Calibrated σ there (target units).
+        metrics: ``rmse, mae, coverage_95, n`` of those predictions.
+        calibration: ``(label, expected, observed, miscal_area)`` per calibration curve
+            (calibrated, then raw σ).
+        history: One dict per epoch.
+        features: Extractor features of up to 2000 training rows (n × width).
+        inducing: Inducing points (m × width).
+        color: Target of those training rows (colours the feature plot).
+    """
+
+    unit: str
+    y_true: np.ndarray
+    y_mean: np.ndarray
+    y_std: np.ndarray
+    metrics: dict[str, float]
+    calibration: list[tuple[str, np.ndarray, np.ndarray, float]]
+    history: list[dict[str, float]]
+    features: np.ndarray
+    inducing: np.ndarray
+    color: np.ndarray
+
+
+@dataclass
 class TrainJob:
-    """What a finished (or interrupted) job produced."""
+    """What a finished (or interrupted) job produced.
+
+    Attributes:
+        run_dir: The run directory.
+        result: The training result.
+        metrics: The contents of ``metrics.json``.
+        files: The files written so far.
+        figures: The numbers behind the figures (None when ``plots`` was off).
+    """
 
     run_dir: Path
     result: TrainResult
     metrics: dict[str, Any]
     files: list[Path]
+    figures: TrainFigures | None = field(default=None)
 
 
 def load_training_table(table: Path, cfg: TrainConfig) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -83,7 +126,7 @@ def run_training(
         force: Write into a non-empty folder.
         split_file: JSON with ``train``/``val``/``test`` row indices.
         resume: Continue an interrupted run in ``run_dir``.
-        plots: Draw the PNG figures.
+        plots: Compute the numbers behind the figures (:attr:`TrainJob.figures`).
         progress: Per-epoch callback.
         should_stop: Polled after each epoch; True saves a checkpoint and stops.
         stop_after_epoch: Simulate an interruption (tests).
@@ -199,7 +242,8 @@ def write_run(
     *,
     plots: bool = True,
 ) -> TrainJob:
-    """Write model.pt, config.json, splits.json, history.csv, metrics.json and the plots."""
+    """Write model.pt, config.json, splits.json, history.csv and metrics.json (and compute the
+    figures' numbers when ``plots``)."""
     from dkluq_cli.model.io import save_model
 
     cfg = result.config or cfg  # what ran: the automatic schedule values made concrete
@@ -235,8 +279,6 @@ def write_run(
     files.append(write_json(run_dir / "splits.json", splits))
     files.append(write_history(run_dir / "history.csv", result.history))
     files.append(write_json(run_dir / "metrics.json", metrics))
-    if plots:
-        files.extend(_plots(run_dir, sur, x, y, splits, result))
     if result.interrupted and result.checkpoint is not None:
         note = (
             f"Training was interrupted after epoch {result.checkpoint['epoch']} "
@@ -247,7 +289,8 @@ def write_run(
     else:
         for name in (CHECKPOINT, INTERRUPTED_NOTE):
             (run_dir / name).unlink(missing_ok=True)
-    return TrainJob(run_dir=run_dir, result=result, metrics=metrics, files=files)
+    figures = figure_data(sur, x, y, splits, result.history) if plots else None
+    return TrainJob(run_dir=run_dir, result=result, metrics=metrics, files=files, figures=figures)
 
 
 def _trend_metrics(
@@ -256,13 +299,10 @@ def _trend_metrics(
     """Degree and term count of the polynomial trend, and the RMSE of the trend alone per split
     (target units): how much of the surface the polynomial explains before the GP."""
     trend = sur.trend
-    out: dict[str, Any] = {
-        "degree": 0 if trend is None else trend.degree,
-        "terms": 1 if trend is None else len(trend.coef),
-    }
+    out: dict[str, Any] = {"degree": trend.degree, "terms": len(trend.coef)}
     for split, idx in splits.items():
         if len(idx):
-            base = sur.offset(x[idx])
+            base = trend(x[idx])
             out[f"{split}_rmse_trend_only"] = float(np.sqrt(np.mean((y[idx] - base) ** 2)))
     return out
 
@@ -273,30 +313,41 @@ def _threads() -> int:
     return torch.get_num_threads()
 
 
-def _plots(
-    run_dir: Path,
+def figure_data(
     sur: Any,
     x: np.ndarray,
     y: np.ndarray,
     splits: dict[str, list[int]],
-    result: TrainResult,
-) -> list[Path]:
-    import pandas as pd
-
-    from dkluq_cli.plots.train import calibration_plot, history_plot, inducing_plot, parity_plot
+    history: list[dict[str, float]],
+) -> TrainFigures:
+    """The numbers behind the parity, calibration, history and inducing-point figures."""
+    from dkluq_cli.uq.metrics import (
+        calibration_curve,
+        miscalibration_area_from_curve,
+        regression_metrics,
+    )
 
     eval_idx = splits["test"] if len(splits["test"]) >= 2 else splits["val"]
+    y_true = y[eval_idx]
     mean, std_raw = sur.predict(x[eval_idx], calibrated=False)
     std = std_raw * sur.sigma_scale
-    unit = sur.target_unit or "target units"
-    out = [
-        parity_plot(y[eval_idx], mean, std, run_dir / "parity.png", unit=unit),
-        calibration_plot(y[eval_idx], mean, std, run_dir / "calibration.png", std_raw=std_raw),
-    ]
-    if result.history:
-        out.append(history_plot(pd.DataFrame(result.history), run_dir / "history.png"))
+    m = regression_metrics(y_true, mean, std)
+    curves = []
+    for label, s in (("calibrated", std), ("raw", std_raw)):
+        expected, observed = calibration_curve(y_true, mean, s)
+        curves.append(
+            (label, expected, observed, miscalibration_area_from_curve(expected, observed))
+        )
     sample = splits["train"][:2000]
-    feats = sur.embed(x[sample])
-    inducing = sur.model.gp.variational_strategy.inducing_points.detach().double().cpu().numpy()
-    out.append(inducing_plot(feats, inducing, run_dir / "inducing.png", color=y[sample]))
-    return [Path(p) for p in out]
+    return TrainFigures(
+        unit=sur.target_unit or "target units",
+        y_true=y_true,
+        y_mean=mean,
+        y_std=std,
+        metrics={k: float(m[k]) for k in ("rmse", "mae", "coverage_95", "n")},
+        calibration=curves,
+        history=list(history),
+        features=sur.embed(x[sample]),
+        inducing=sur.inducing_points(),
+        color=y[sample],
+    )

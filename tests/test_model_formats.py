@@ -26,7 +26,9 @@ def test_old_format_predicts_as_written(version):
     np.testing.assert_allclose(mean_raw, expected["mean_raw"], rtol=1e-12, atol=0)
     np.testing.assert_allclose(std_raw, expected["std_raw"], rtol=1e-9, atol=0)
     samples = sur.sample_posterior(x[:4], 3, seed=1)
-    np.testing.assert_allclose(samples, np.loadtxt(DATA / f"format{version}_samples.txt"), rtol=1e-9)
+    np.testing.assert_allclose(
+        samples, np.loadtxt(DATA / f"format{version}_samples.txt"), rtol=1e-9
+    )
 
 
 def test_format_two_keeps_its_reference_crystal():

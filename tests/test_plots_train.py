@@ -8,6 +8,11 @@ import pytest
 
 from dkluq_cli.errors import OutputError, TableError
 from dkluq_cli.plots.train import calibration_plot, history_plot, inducing_plot, parity_plot
+from dkluq_cli.uq.metrics import (
+    calibration_curve,
+    miscalibration_area_from_curve,
+    regression_metrics,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -21,6 +26,15 @@ def preds():
     return y, mean, std
 
 
+def _metrics(y, mean, std) -> dict[str, float]:
+    return regression_metrics(y, mean, std)
+
+
+def _curve(label, y, mean, std):
+    expected, observed = calibration_curve(y, mean, std)
+    return (label, expected, observed, miscalibration_area_from_curve(expected, observed))
+
+
 def _is_png(path) -> bool:
     data = path.read_bytes()
     return len(data) > 1000 and data.startswith(PNG_MAGIC)
@@ -31,7 +45,7 @@ def _no_temp_files(folder) -> bool:
 
 
 def test_parity_plot(tmp_path, preds):
-    out = parity_plot(*preds, tmp_path / "parity.png", unit="eV", title="test")
+    out = parity_plot(*preds, tmp_path / "parity.png", _metrics(*preds), unit="eV", title="test")
     assert out == tmp_path / "parity.png"
     assert _is_png(out)
     assert _no_temp_files(tmp_path)
@@ -39,9 +53,10 @@ def test_parity_plot(tmp_path, preds):
 
 def test_calibration_plot_raw_and_calibrated(tmp_path, preds):
     y, m, s = preds
-    out = calibration_plot(y, m, 1.5 * s, tmp_path / "calibration.png", std_raw=s)
+    curves = [_curve("calibrated", y, m, 1.5 * s), _curve("raw", y, m, s)]
+    out = calibration_plot(curves, tmp_path / "calibration.png")
     assert _is_png(out)
-    assert _is_png(calibration_plot(y, m, s, tmp_path / "calibration_only.png"))
+    assert _is_png(calibration_plot(curves[1:], tmp_path / "calibration_only.png"))
 
 
 def test_history_plot(tmp_path):
@@ -76,17 +91,19 @@ def test_inducing_plot(tmp_path):
 
 
 def test_format_from_suffix_and_replace(tmp_path, preds):
-    svg = parity_plot(*preds, tmp_path / "parity.svg")
+    svg = parity_plot(*preds, tmp_path / "parity.svg", _metrics(*preds))
     assert svg.read_text(encoding="utf-8").lstrip().startswith("<?xml")
-    pdf = parity_plot(*preds, tmp_path / "parity.pdf")
+    pdf = parity_plot(*preds, tmp_path / "parity.pdf", _metrics(*preds))
     assert pdf.read_bytes().startswith(b"%PDF")
     before = pdf.read_bytes()
-    parity_plot(*preds, tmp_path / "parity.pdf", title="again")  # existing file replaced
+    parity_plot(
+        *preds, tmp_path / "parity.pdf", _metrics(*preds), title="again"
+    )  # existing file replaced
     after = pdf.read_bytes()
     assert after.startswith(b"%PDF")
     assert after != before
     with pytest.raises(OutputError, match="unknown format"):
-        parity_plot(*preds, tmp_path / "parity.jpeg2")
+        parity_plot(*preds, tmp_path / "parity.jpeg2", _metrics(*preds))
     assert not (tmp_path / "parity.jpeg2").exists()
     assert _no_temp_files(tmp_path)
 
@@ -95,6 +112,6 @@ def test_no_pyplot_figures_left_open(tmp_path, preds):
     import matplotlib.pyplot as plt
 
     before = len(plt.get_fignums())
-    parity_plot(*preds, tmp_path / "p.png")
-    calibration_plot(*preds, tmp_path / "c.png")
+    parity_plot(*preds, tmp_path / "p.png", _metrics(*preds))
+    calibration_plot([_curve("model", *preds)], tmp_path / "c.png")
     assert len(plt.get_fignums()) == before

@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from dkluq_cli.config import TrainConfig, auto_batch_size
+from dkluq_cli.splits import make_splits
 from dkluq_cli.train_job import run_training
-from dkluq_cli.training import make_splits, train
+from dkluq_cli.training import train
 from tests.conftest import SAMPLE, sample_xy
 
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]
@@ -75,13 +76,12 @@ def test_small_table_learns_with_default_schedule(rows, tmp_path):
 
 
 def test_learning_rate_warms_up_linearly():
-    from dkluq_cli.training import _Trainer
+    from dkluq_cli.training import build_fit
 
     x, y = np.linspace(0, 1, 200)[:, None], np.sin(np.linspace(0, 6, 200))
     cfg = TrainConfig(features=["x"], target="y", epochs=50, warmup=0.1, **TINY)
     sp = make_splits(len(x), 0.1, 0.1, 0)
-    trainer = _Trainer(cfg, x, y, sp, [""], "", None)
-    trainer.build()
+    trainer = build_fit(x, y, cfg, sp)
     total = cfg.epochs * trainer.steps_per_epoch
     ramp = round(0.1 * total)
     lrs = []
@@ -126,15 +126,15 @@ def test_double_precision_training_uses_fused_adam():
     """--double trains in float64 with Adam's fused kernel (the CPU default) and stays finite."""
     import torch
 
-    from dkluq_cli.training import _Trainer, make_splits
+    from dkluq_cli.splits import make_splits
+    from dkluq_cli.training import build_fit
 
     x, y = sample_xy(120)
     cfg = TrainConfig(epochs=2, inducing=8, init_subset=60, double=True, device="cpu", seed=0)
-    trainer = _Trainer(cfg, x, y, make_splits(len(x), 0.1, 0.1, 0), [""] * 6, "eV", None)
-    trainer.build()
+    trainer = build_fit(x, y, cfg, make_splits(len(x), 0.1, 0.1, 0), feature_units=[""] * 6)
     assert trainer.optimizer.defaults["fused"] is True
-    assert trainer.x_train.dtype == torch.float64
-    trainer.run(None, None)
+    assert trainer.data.x_train.dtype == torch.float64
+    trainer.run()
     mean, std = trainer.surrogate.predict(x[:10])
     assert np.all(np.isfinite(mean)) and np.all(std > 0)
 
@@ -142,14 +142,14 @@ def test_double_precision_training_uses_fused_adam():
 def test_copy_state_is_an_independent_copy_of_a_state_dict():
     import torch
 
-    from dkluq_cli.training import _copy_state
+    from dkluq_cli.checkpoint import copy_state
 
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1))
     opt = torch.optim.Adam(net.parameters(), lr=0.1)
     net(torch.ones(2, 3)).sum().backward()
     opt.step()
-    model_copy = _copy_state(net.state_dict(), to_cpu=True)
-    opt_copy = _copy_state(opt.state_dict())
+    model_copy = copy_state(net.state_dict(), to_cpu=True)
+    opt_copy = copy_state(opt.state_dict())
     assert model_copy._metadata == net.state_dict()._metadata  # module versions survive
     assert opt_copy["param_groups"][0]["betas"] == (0.9, 0.999)
     before = {k: v.clone() for k, v in model_copy.items()}

@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 import torch
 
+from dkluq_cli.cli.train import draw_figures
+from dkluq_cli.config import TrainConfig
 from dkluq_cli.errors import ModelFileError
 from dkluq_cli.model.io import load_model, read_model_dict
 from dkluq_cli.train_job import run_training
-from dkluq_cli.training import TrainConfig
 from tests.conftest import SAMPLE, plain
 
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]
@@ -37,6 +38,7 @@ def small_table(tmp_path_factory) -> Path:
 def trained(small_table, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "small"
     job = run_training(small_table, TrainConfig(**QUICK, device="cpu"), run_dir)
+    draw_figures(job)
     return job
 
 

@@ -200,7 +200,6 @@ def train_cmd(
     """Train the deep-kernel GP on a lattice-energy table; writes model.pt, metrics and plots."""
     from dkluq_cli.errors import InputError
     from dkluq_cli.runs import default_run_dir
-    from dkluq_cli.training import TrainConfig
 
     fuzz: str | float = fuzzifier if fuzzifier == "auto" else float(fuzzifier)
     trend_degree: str | int = trend if trend == "auto" else int(trend)
@@ -247,6 +246,7 @@ def train_cmd(
     job = _run_with_progress(
         table, cfg, run_dir, force, split_file, resume is not None, plots, stop_after_epoch
     )
+    job.files.extend(draw_figures(job))
     _summary(job)
     echo_result(str(job.run_dir / "model.pt"))
     if job.result.interrupted:
@@ -314,6 +314,27 @@ def _run_with_progress(table, cfg, run_dir, force, split_file, resume, plots, st
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+def draw_figures(job) -> list[Path]:
+    """Draw parity, calibration, history and inducing-point figures into the run directory
+    (nothing when the job computed no figure data)."""
+    fig = job.figures
+    if fig is None:
+        return []
+    from dkluq_cli.plots.train import calibration_plot, history_plot, inducing_plot, parity_plot
+
+    run = job.run_dir
+    out = [
+        parity_plot(fig.y_true, fig.y_mean, fig.y_std, run / "parity.png", fig.metrics, fig.unit),
+        calibration_plot(fig.calibration, run / "calibration.png"),
+    ]
+    if fig.history:
+        import pandas as pd
+
+        out.append(history_plot(pd.DataFrame(fig.history), run / "history.png"))
+    out.append(inducing_plot(fig.features, fig.inducing, run / "inducing.png", color=fig.color))
+    return out
 
 
 def _summary(job) -> None:

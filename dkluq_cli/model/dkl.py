@@ -1,24 +1,19 @@
-"""Deep kernel learning model: feature extractor + SVGP head + likelihood + scalers.
+"""The deep kernel learning module: the SN-ResNet feature extractor followed by the SVGP head.
 
-:class:`DKL` is the trainable ``gpytorch.Module`` (extractor then GP; the wrapper keeps the
-extractor out of ``ApproximateGP.__call__``, which would otherwise also push the inducing points
-through it). :class:`Surrogate` is what users hold after training or loading: it standardises
-inputs, predicts in target units (eV) with the calibrated σ, and draws joint posterior samples.
+The wrapper keeps the extractor out of ``ApproximateGP.__call__``, which would otherwise also push
+the inducing points through it (DUE's ``DKL`` does the same).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import gpytorch
-import numpy as np
 import torch
 from torch import Tensor
 
 from dkluq_cli.model.gp import SVGPHead, make_likelihood
 from dkluq_cli.model.resnet import FCResNet
-from dkluq_cli.model.trend import PolynomialTrend
 
 
 class DKL(gpytorch.Module):
@@ -34,25 +29,10 @@ class DKL(gpytorch.Module):
         return self.gp(self.extractor(x))
 
 
-def build_dkl(
-    config: dict[str, Any],
-    n_features: int,
-    inducing: Tensor | None = None,
-    lengthscale: float = 1.0,
-) -> tuple[DKL, gpytorch.likelihoods.GaussianLikelihood]:
-    """Construct a DKL model and likelihood from a training config.
-
-    Args:
-        config: Keys ``width, depth, dropout, activation, spectral_norm, sn_coeff,
-            n_power_iterations, inducing, kernel, ngd, min_noise``.
-        n_features: Number of input features.
-        inducing: Initial inducing points (m × width); zeros of the right shape when loading.
-        lengthscale: Initial kernel lengthscale.
-
-    Returns:
-        ``(model, likelihood)``.
-    """
-    extractor = FCResNet(
+def build_extractor(config: dict[str, Any], n_features: int) -> FCResNet:
+    """The SN-ResNet feature extractor of a training config (keys ``width, depth, dropout,
+    activation, spectral_norm, sn_coeff, n_power_iterations``), freshly initialised."""
+    return FCResNet(
         n_features,
         width=config["width"],
         depth=config["depth"],
@@ -62,192 +42,26 @@ def build_dkl(
         sn_coeff=config["sn_coeff"],
         n_power_iterations=config["n_power_iterations"],
     )
+
+
+def build_dkl(
+    config: dict[str, Any],
+    extractor: FCResNet,
+    inducing: Tensor | None = None,
+    lengthscale: float = 1.0,
+) -> tuple[DKL, gpytorch.likelihoods.GaussianLikelihood]:
+    """Put the SVGP head and the likelihood of a training config on top of ``extractor``.
+
+    Args:
+        config: Keys ``inducing, width, kernel, ngd, min_noise`` (and ``init_noise``).
+        extractor: The feature extractor (:func:`build_extractor`).
+        inducing: Initial inducing points (m × width); zeros of the right shape when loading.
+        lengthscale: Initial kernel lengthscale (feature-space distance).
+
+    Returns:
+        ``(model, likelihood)``.
+    """
     if inducing is None:
         inducing = torch.zeros(config["inducing"], config["width"])
     gp = SVGPHead(inducing, lengthscale, kernel=config["kernel"], natural=config["ngd"])
     return DKL(extractor, gp), make_likelihood(config["min_noise"], config.get("init_noise", 1e-2))
-
-
-@dataclass
-class Surrogate:
-    """A trained DKL model with everything needed to predict in physical units.
-
-    Attributes:
-        model: The DKL module.
-        likelihood: Its Gaussian likelihood (noise in standardised units).
-        features: Input column names (e.g. ``a, b, c, alpha, beta, gamma``).
-        feature_units: Units of the features (Å, deg, ...).
-        target: Target column name (e.g. ``energy_eV``).
-        target_unit: Target unit (eV or eV/atom).
-        x_mean: Per-feature mean used for standardisation.
-        x_std: Per-feature standard deviation used for standardisation.
-        y_mean: Target mean over the training rows (target units).
-        y_std: Scale of the residual the GP learns (target units): the standard deviation of
-            the target minus its trend (minus its mean without a trend).
-        trend: Polynomial trend the GP models the residual of (None: the constant ``y_mean``).
-        sigma_scale: Calibration factor applied to the predictive σ (fitted on validation).
-        domain: Training-domain statistics (see :mod:`dkluq_cli.uq.domain`).
-        config: The training configuration.
-        reference: Reference crystal (species, fractional coordinates, lattice) or None.
-        extra: Other metadata from the model file.
-    """
-
-    model: DKL
-    likelihood: gpytorch.likelihoods.GaussianLikelihood
-    features: list[str]
-    feature_units: list[str]
-    target: str
-    target_unit: str
-    x_mean: np.ndarray
-    x_std: np.ndarray
-    y_mean: float
-    y_std: float
-    trend: PolynomialTrend | None = None
-    sigma_scale: float = 1.0
-    domain: dict[str, Any] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
-    reference: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def jitter(self) -> gpytorch.settings.variational_cholesky_jitter:
-        """The covariance jitter the model was trained with, as a gpytorch settings context."""
-        value = float(self.config.get("jitter", 1e-4))
-        return gpytorch.settings.variational_cholesky_jitter(value, value)
-
-    @property
-    def device(self) -> torch.device:
-        """Device the model lives on."""
-        return next(self.model.parameters()).device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """Floating-point type of the model."""
-        return next(self.model.parameters()).dtype
-
-    def to(self, device: str | torch.device) -> Surrogate:
-        """Move the model and likelihood to ``device`` (in place); returns self."""
-        self.model.to(device)
-        self.likelihood.to(device)
-        return self
-
-    def standardise(self, x: np.ndarray) -> Tensor:
-        """Inputs in feature units (n × d) → standardised tensor on the model's device."""
-        z = (np.asarray(x, dtype=np.float64) - self.x_mean) / self.x_std
-        return torch.as_tensor(z, dtype=self.dtype, device=self.device)
-
-    @torch.no_grad()
-    def predict_standardised(
-        self, x: np.ndarray, batch_size: int = 8192
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Predictive mean, total σ and latent σ in *standardised* target units (uncalibrated)."""
-        self.model.eval()
-        self.likelihood.eval()
-        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-        means, stds, lat = [], [], []
-        noise = float(self.likelihood.noise.detach().cpu().reshape(-1)[0])
-        with gpytorch.settings.skip_posterior_variances(False), self.jitter():
-            for start in range(0, len(x), batch_size):
-                f = self.model(self.standardise(x[start : start + batch_size]))
-                var_f = f.variance.clamp_min(0.0).double().cpu().numpy()
-                means.append(f.mean.double().cpu().numpy())
-                lat.append(np.sqrt(var_f))
-                stds.append(np.sqrt(var_f + noise))
-        if not means:
-            empty = np.zeros(0)
-            return empty, empty, empty
-        return np.concatenate(means), np.concatenate(stds), np.concatenate(lat)
-
-    def predict(
-        self, x: np.ndarray, *, calibrated: bool = True, batch_size: int = 8192
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Predict the target with one forward pass.
-
-        Args:
-            x: Inputs in feature units, shape (n × d), columns in ``self.features`` order.
-            calibrated: Apply the validation-fitted σ scale.
-            batch_size: Rows per forward pass.
-
-        Returns:
-            ``(mean, std)`` in target units (eV): the predictive mean and the standard deviation
-            of the predictive distribution (latent GP variance plus learned noise, plus the
-            trend's variance when the model has a trend).
-        """
-        mean_z, std_z, _ = self.predict_standardised(x, batch_size)
-        mean, std = self.to_target_units(mean_z, std_z, *self.trend_at(x))
-        return mean, std * (self.sigma_scale if calibrated else 1.0)
-
-    def trend_at(self, x: np.ndarray) -> tuple[np.ndarray | float, np.ndarray | float]:
-        """The trend and its variance at ``x`` (target units, units²); ``(y_mean, 0)`` for a
-        model without a trend."""
-        if self.trend is None:
-            return self.y_mean, 0.0
-        return self.trend.mean_and_variance(x)
-
-    def to_target_units(
-        self,
-        mean_z: np.ndarray,
-        std_z: np.ndarray,
-        offset: np.ndarray | float,
-        trend_var: np.ndarray | float,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Standardised GP mean and σ plus the trend (from :meth:`trend_at`) → uncalibrated
-        mean and σ in target units."""
-        if self.trend is None:
-            return mean_z * self.y_std + offset, std_z * self.y_std
-        return mean_z * self.y_std + offset, np.sqrt((std_z * self.y_std) ** 2 + trend_var)
-
-    def offset(self, x: np.ndarray) -> np.ndarray | float:
-        """What the GP's standardised output is added to: the trend at ``x`` (target units), or
-        the constant ``y_mean`` for a model without a trend."""
-        if self.trend is None:
-            return self.y_mean
-        return self.trend(np.atleast_2d(np.asarray(x, dtype=np.float64)))
-
-    @torch.no_grad()
-    def sample_posterior(
-        self, x: np.ndarray, n_samples: int, *, seed: int = 0, calibrated: bool = True
-    ) -> np.ndarray:
-        """Joint samples of the latent function at ``x`` (target units).
-
-        Args:
-            x: Inputs (n × d) in feature units; keep n moderate (a full n × n covariance).
-            n_samples: Number of joint samples.
-            seed: Random seed.
-            calibrated: Scale deviations from the mean by the calibration factor.
-
-        Returns:
-            Array (n_samples × n) of function values in target units.
-        """
-        self.model.eval()
-        with self.jitter():
-            f = self.model(self.standardise(x))
-        mean = f.mean.double()
-        cov = f.covariance_matrix.double()
-        cov = 0.5 * (cov + cov.T)
-        jitter = 1e-10 * float(cov.diagonal().mean().clamp_min(1e-12))
-        eye = torch.eye(len(mean), dtype=cov.dtype, device=cov.device)
-        for _ in range(6):
-            chol, info = torch.linalg.cholesky_ex(cov + jitter * eye)
-            if int(info) == 0:
-                break
-            jitter *= 10.0
-        gen = torch.Generator(device="cpu").manual_seed(seed)
-        eps = torch.randn(len(mean), n_samples, generator=gen, dtype=torch.float64).to(cov.device)
-        scale = self.sigma_scale if calibrated else 1.0
-        dev = ((chol @ eps).T * self.y_std).cpu().numpy()
-        offset: np.ndarray | float = self.y_mean
-        if self.trend is not None:  # coefficients drawn jointly: a coherent polynomial per sample
-            design = self.trend.design(x)
-            offset = design @ self.trend.coef
-            rng = np.random.default_rng(seed)
-            beta = rng.multivariate_normal(
-                np.zeros(len(self.trend.coef)), self.trend.cov, size=n_samples, method="eigh"
-            )
-            dev = dev + beta @ design.T
-        return (mean * self.y_std).cpu().numpy() + dev * scale + offset
-
-    @torch.no_grad()
-    def embed(self, x: np.ndarray) -> np.ndarray:
-        """Extractor features of inputs ``x`` (n × width)."""
-        self.model.eval()
-        return self.model.extractor(self.standardise(x)).double().cpu().numpy()

@@ -26,7 +26,8 @@ import torch
 from dkluq_cli import __version__
 from dkluq_cli.atomic import atomic_write
 from dkluq_cli.errors import ModelFileError
-from dkluq_cli.model.dkl import Surrogate, build_dkl
+from dkluq_cli.model.dkl import build_dkl, build_extractor
+from dkluq_cli.model.surrogate import Surrogate
 from dkluq_cli.model.trend import PolynomialTrend
 
 FORMAT_VERSION = 2
@@ -90,7 +91,7 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "x_std": torch.as_tensor(surrogate.x_std, dtype=torch.float64),
         "y_mean": float(surrogate.y_mean),
         "y_std": float(surrogate.y_std),
-        "trend": surrogate.trend.to_dict() if surrogate.trend is not None else None,
+        "trend": surrogate.trend.to_dict(),
         "state": {
             "model": cpu_state(surrogate.model),
             "likelihood": cpu_state(surrogate.likelihood),
@@ -193,7 +194,7 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     try:
         config = dict(data["config"])
         n_features = len(data["features"])
-        model, likelihood = build_dkl(config, n_features)
+        model, likelihood = build_dkl(config, build_extractor(config, n_features))
         if config.get("double"):
             model.double()
             likelihood.double()
@@ -228,10 +229,19 @@ def _surrogate(
         x_std=data["x_std"].numpy().astype(np.float64),
         y_mean=float(data["y_mean"]),
         y_std=float(data["y_std"]),
-        trend=PolynomialTrend.from_dict(data["trend"]) if data.get("trend") else None,
+        trend=_trend(data),
         sigma_scale=float(data["sigma_scale"]),
         domain=dict(data.get("domain") or {}),
         config=config,
         reference=data.get("reference"),
         extra=dict(data.get("extra") or {}),
     )
+
+
+def _trend(data: dict[str, Any]) -> PolynomialTrend:
+    """The stored trend; files without one (format 1, or a format-2 model trained with
+    ``--trend 0``) add the GP's output to the constant ``y_mean``."""
+    if data.get("trend"):
+        return PolynomialTrend.from_dict(data["trend"])
+    x_mean = data["x_mean"].numpy().astype(np.float64)
+    return PolynomialTrend.constant(float(data["y_mean"]), x_mean, data["x_std"].numpy())

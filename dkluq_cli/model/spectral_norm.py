@@ -13,6 +13,8 @@ plain tensors (loadable with ``torch.load(weights_only=True)``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
@@ -48,7 +50,6 @@ class SoftSpectralNorm(nn.Module):
         v = torch.randn(in_f, generator=gen, dtype=weight.dtype)
         self.register_buffer("_u", nn.functional.normalize(u, dim=0, eps=eps).to(weight.device))
         self.register_buffer("_v", nn.functional.normalize(v, dim=0, eps=eps).to(weight.device))
-        self.register_buffer("_sigma", torch.ones((), dtype=weight.dtype, device=weight.device))
         with torch.no_grad():
             self._power_iteration(weight.detach(), 15)
 
@@ -61,12 +62,16 @@ class SoftSpectralNorm(nn.Module):
         self._u.copy_(u)
         self._v.copy_(v)
 
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # model files of formats 1 and 2 carry a ``_sigma`` buffer that nothing read
+        state_dict.pop(prefix + "_sigma", None)
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         """Return the (possibly) rescaled weight."""
         if self.training and self.n_power_iterations > 0:
             self._power_iteration(weight.detach(), self.n_power_iterations)
         sigma = torch.dot(self._u, weight @ self._v)
-        self._sigma.copy_(sigma.detach())
         factor = torch.clamp(sigma / self.coeff, min=1.0)
         return weight / factor
 

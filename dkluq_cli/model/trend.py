@@ -24,7 +24,8 @@ the band is a minor share of σ; outside it grows like the polynomial itself, wh
 keeps σ growing where the trend extrapolates (the residual GP alone reverts to the residual's
 small prior amplitude there).
 
-Degree 0 is the plain target mean (what a ``ConstantMean`` GP sees after standardising).
+Degree 0 is the plain target mean with no variance (:meth:`PolynomialTrend.constant`: what a
+``ConstantMean`` GP sees after standardising).
 """
 
 from __future__ import annotations
@@ -138,6 +139,22 @@ class PolynomialTrend:
         trend.cov = hc3_covariance(design, y - design @ trend.coef)
         return trend
 
+    @classmethod
+    def constant(cls, value: float, x_mean: np.ndarray, x_std: np.ndarray) -> PolynomialTrend:
+        """The degree-0 trend ``t(x) = value`` with no variance: the target mean that a
+        ``ConstantMean`` GP sees after standardising (the paper's model).
+
+        Args:
+            value: The constant (target units, eV).
+            x_mean: Standardisation centre (feature units).
+            x_std: Standardisation scale (feature units).
+        """
+        x_mean = np.asarray(x_mean, dtype=np.float64)
+        exps = _exponents(0, len(x_mean))
+        return cls(
+            0, x_mean, np.asarray(x_std, float), exps, np.array([float(value)]), np.zeros((1, 1))
+        )
+
     def design(self, x: np.ndarray) -> np.ndarray:
         """The monomials of standardised ``x`` (n × n_terms).
 
@@ -177,10 +194,6 @@ class PolynomialTrend:
         if len(x) == 0:
             return np.zeros(0)
         return self.design(x) @ self.coef
-
-    def variance(self, x: np.ndarray) -> np.ndarray:
-        """Variance of the fitted trend at ``x`` (n × d, feature units), in target units²."""
-        return self.mean_and_variance(x)[1]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists and numbers (for the model file)."""

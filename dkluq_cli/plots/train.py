@@ -18,12 +18,7 @@ import numpy as np
 
 from dkluq_cli.atomic import atomic_write
 from dkluq_cli.errors import OutputError, TableError
-from dkluq_cli.uq.metrics import (
-    calibration_curve,
-    miscalibration_area_from_curve,
-    regression_metrics,
-    validate_predictions,
-)
+from dkluq_cli.uq.metrics import validate_predictions
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,19 +69,21 @@ def parity_plot(
     y_mean: np.ndarray,
     y_std: np.ndarray,
     path: str | os.PathLike[str],
+    metrics: dict[str, float],
     unit: str = "eV",
     title: str | None = None,
 ) -> Path:
     """Predicted vs observed target with ±2σ error bars and the y = x line.
 
-    The RMSE, MAE and the 95 % interval coverage (:func:`regression_metrics`) are written in a
-    corner of the plot.
+    The RMSE, MAE and the 95 % interval coverage are written in a corner of the plot.
 
     Args:
         y_true: Observed targets, shape (n,), in ``unit``.
         y_mean: Predicted means, shape (n,), in ``unit``.
         y_std: Predicted standard deviations, shape (n,), in ``unit``, > 0.
         path: Output file; ``.png``, ``.svg`` or ``.pdf``.
+        metrics: ``rmse`` and ``mae`` (``unit``), ``coverage_95`` and ``n`` of these predictions
+            (:func:`dkluq_cli.uq.metrics.regression_metrics`).
         unit: Target unit for the axis labels and annotation.
         title: Optional figure title.
 
@@ -99,7 +96,7 @@ def parity_plot(
     """
     y_t, y_m, y_s = validate_predictions(y_true, y_mean, y_std)
     _format_of(Path(path))
-    m = regression_metrics(y_t, y_m, y_s)
+    m = metrics
 
     fig, ax = _new_figure(5.0, 5.0)
     ax.errorbar(
@@ -141,53 +138,45 @@ def parity_plot(
 
 
 def calibration_plot(
-    y_true: np.ndarray,
-    y_mean: np.ndarray,
-    y_std: np.ndarray,
+    curves: list[tuple[str, np.ndarray, np.ndarray, float]],
     path: str | os.PathLike[str],
-    std_raw: np.ndarray | None = None,
     title: str | None = None,
 ) -> Path:
-    """Calibration curve: expected vs observed proportion of points in centred intervals.
+    """Calibration curves: expected vs observed proportion of points in centred intervals.
 
-    The area between the curve for ``y_std`` and the diagonal (the miscalibration area) is
-    shaded. When ``std_raw`` (the σ before calibration scaling) is given, its curve is drawn too
-    so the effect of calibration is visible.
+    The area between the first curve and the diagonal (its miscalibration area) is shaded; a
+    second curve (e.g. the σ before calibration scaling) is drawn dash-dotted, so the effect of
+    calibration is visible.
 
     Args:
-        y_true: Observed targets, shape (n,), target unit (eV).
-        y_mean: Predicted means, shape (n,), target unit.
-        y_std: Predicted (calibrated) standard deviations, shape (n,), target unit, > 0.
+        curves: ``(label, expected, observed, miscal_area)`` per curve, from
+            :func:`dkluq_cli.uq.metrics.calibration_curve` (proportions, unitless).
         path: Output file; ``.png``, ``.svg`` or ``.pdf``.
-        std_raw: Optional uncalibrated standard deviations, shape (n,), target unit, > 0.
         title: Optional figure title.
 
     Returns:
         ``path`` as a :class:`Path`.
 
     Raises:
-        TableError: The arrays differ in length, are empty or non-finite, or a std is ≤ 0.
+        TableError: No curve given.
         OutputError: The path has an unknown suffix or cannot be written.
     """
     _format_of(Path(path))
-    expected, observed = calibration_curve(y_true, y_mean, y_std)
-    area = miscalibration_area_from_curve(expected, observed)
-
+    if not curves:
+        raise TableError("a calibration plot needs at least one curve")
     fig, ax = _new_figure(5.0, 5.0)
     ax.plot([0, 1], [0, 1], color="black", lw=1, ls="--", label="ideal")
+    (label, expected, observed, area), *others = curves
     ax.fill_between(expected, expected, observed, color="C0", alpha=0.25, lw=0)
-    label = "calibrated" if std_raw is not None else "model"
     ax.plot(expected, observed, color="C0", lw=2, label=f"{label} (miscal. area {area:.3f})")
-    if std_raw is not None:
-        exp_raw, obs_raw = calibration_curve(y_true, y_mean, std_raw)
-        area_raw = miscalibration_area_from_curve(exp_raw, obs_raw)
+    for n, (other, exp_o, obs_o, area_o) in enumerate(others, start=1):
         ax.plot(
-            exp_raw,
-            obs_raw,
-            color="C1",
+            exp_o,
+            obs_o,
+            color=f"C{n}",
             lw=1.5,
             ls="-.",
-            label=f"raw (miscal. area {area_raw:.3f})",
+            label=f"{other} (miscal. area {area_o:.3f})",
         )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)

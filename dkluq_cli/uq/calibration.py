@@ -37,22 +37,3 @@ def fit_sigma_scale(y_true: np.ndarray, y_mean: np.ndarray, y_std: np.ndarray) -
     y_t, y_m, y_s = validate_predictions(y_true, y_mean, y_std)
     s = float(np.sqrt(np.mean(((y_t - y_m) / y_s) ** 2)))
     return float(np.clip(s, SCALE_MIN, SCALE_MAX))
-
-
-def apply_sigma_scale(std: np.ndarray, s: float) -> np.ndarray:
-    """Scale predicted standard deviations by the fitted factor.
-
-    Args:
-        std: Standard deviations, any shape, target unit (eV).
-        s: Scale from :func:`fit_sigma_scale` (unitless, > 0).
-
-    Returns:
-        ``s * std`` as a float array of the same shape, target unit.
-
-    Raises:
-        ValueError: ``s`` is not a finite positive number.
-    """
-    s = float(s)
-    if not np.isfinite(s) or s <= 0:
-        raise ValueError(f"sigma scale must be a finite positive number, got {s}")
-    return np.asarray(std, dtype=float) * s

@@ -1,0 +1,203 @@
+"""The trained surrogate: what users hold after ``dkluq train`` or :func:`~dkluq_cli.model.io.load_model`.
+
+It standardises inputs, runs the DKL, adds the polynomial trend back and returns the predictive
+mean and the calibrated σ in target units (eV), and draws joint posterior samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gpytorch
+import numpy as np
+import torch
+from torch import Tensor
+
+from dkluq_cli.errors import TrainingError
+from dkluq_cli.model.dkl import DKL
+from dkluq_cli.model.trend import PolynomialTrend
+
+
+@dataclass
+class Surrogate:
+    """A trained DKL model with everything needed to predict in physical units.
+
+    Attributes:
+        model: The DKL module.
+        likelihood: Its Gaussian likelihood (noise in standardised units).
+        features: Input column names (e.g. ``a, b, c, alpha, beta, gamma``).
+        feature_units: Units of the features (Å, deg, ...).
+        target: Target column name (e.g. ``energy_eV``).
+        target_unit: Target unit (eV or eV/atom).
+        x_mean: Per-feature mean used for standardisation.
+        x_std: Per-feature standard deviation used for standardisation.
+        y_mean: Target mean over the training rows (target units).
+        y_std: Scale of the residual the GP learns (target units): the standard deviation of
+            the target minus its trend.
+        trend: Polynomial trend the GP models the residual of (degree 0: the constant
+            ``y_mean`` with no variance, the paper's ``ConstantMean`` model).
+        sigma_scale: Calibration factor applied to the predictive σ (fitted on validation).
+        domain: Training-domain statistics (see :mod:`dkluq_cli.uq.domain`).
+        config: The training configuration.
+        reference: Reference crystal (species, fractional coordinates, lattice) or None.
+        extra: Other metadata from the model file.
+    """
+
+    model: DKL
+    likelihood: gpytorch.likelihoods.GaussianLikelihood
+    features: list[str]
+    feature_units: list[str]
+    target: str
+    target_unit: str
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    y_mean: float
+    y_std: float
+    trend: PolynomialTrend
+    sigma_scale: float = 1.0
+    domain: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def jitter(self) -> gpytorch.settings.variational_cholesky_jitter:
+        """The covariance jitter the model was trained with, as a gpytorch settings context."""
+        value = float(self.config.get("jitter", 1e-4))
+        return gpytorch.settings.variational_cholesky_jitter(value, value)
+
+    @property
+    def device(self) -> torch.device:
+        """Device the model lives on."""
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Floating-point type of the model."""
+        return next(self.model.parameters()).dtype
+
+    def to(self, device: str | torch.device) -> Surrogate:
+        """Move the model and likelihood to ``device`` (in place); returns self."""
+        self.model.to(device)
+        self.likelihood.to(device)
+        return self
+
+    def standardise(self, x: np.ndarray) -> Tensor:
+        """Inputs in feature units (n × d) → standardised tensor on the model's device."""
+        z = (np.asarray(x, dtype=np.float64) - self.x_mean) / self.x_std
+        return torch.as_tensor(z, dtype=self.dtype, device=self.device)
+
+    @torch.no_grad()
+    def predict_standardised(
+        self, x: np.ndarray, batch_size: int = 8192
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Predictive mean, total σ and latent σ in *standardised* target units (uncalibrated)."""
+        self.model.eval()
+        self.likelihood.eval()
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        means, stds, lat = [], [], []
+        noise = float(self.likelihood.noise.detach().cpu().reshape(-1)[0])
+        with gpytorch.settings.skip_posterior_variances(False), self.jitter():
+            for start in range(0, len(x), batch_size):
+                f = self.model(self.standardise(x[start : start + batch_size]))
+                var_f = f.variance.clamp_min(0.0).double().cpu().numpy()
+                means.append(f.mean.double().cpu().numpy())
+                lat.append(np.sqrt(var_f))
+                stds.append(np.sqrt(var_f + noise))
+        if not means:
+            empty = np.zeros(0)
+            return empty, empty, empty
+        return np.concatenate(means), np.concatenate(stds), np.concatenate(lat)
+
+    def predict(
+        self, x: np.ndarray, *, calibrated: bool = True, batch_size: int = 8192
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Predict the target with one forward pass.
+
+        Args:
+            x: Inputs in feature units, shape (n × d), columns in ``self.features`` order.
+            calibrated: Apply the validation-fitted σ scale.
+            batch_size: Rows per forward pass.
+
+        Returns:
+            ``(mean, std)`` in target units (eV): the predictive mean and the standard deviation
+            of the predictive distribution (latent GP variance plus learned noise plus the
+            trend's variance).
+        """
+        mean_z, std_z, _ = self.predict_standardised(x, batch_size)
+        mean, std = self.to_target_units(mean_z, std_z, *self.trend.mean_and_variance(x))
+        return mean, std * (self.sigma_scale if calibrated else 1.0)
+
+    def to_target_units(
+        self,
+        mean_z: np.ndarray,
+        std_z: np.ndarray,
+        trend_mean: np.ndarray,
+        trend_var: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Standardised GP mean and σ plus the trend and its variance at the same rows (target
+        units, units²) → uncalibrated mean and σ in target units."""
+        return mean_z * self.y_std + trend_mean, np.sqrt((std_z * self.y_std) ** 2 + trend_var)
+
+    @torch.no_grad()
+    def sample_posterior(
+        self, x: np.ndarray, n_samples: int, *, seed: int = 0, calibrated: bool = True
+    ) -> np.ndarray:
+        """Joint samples of the latent function at ``x`` (target units).
+
+        The GP part is drawn from q(f) at ``x``; the trend's coefficients are drawn jointly, so
+        every sample carries one coherent polynomial.
+
+        Args:
+            x: Inputs (n × d) in feature units; keep n moderate (a full n × n covariance).
+            n_samples: Number of joint samples.
+            seed: Random seed.
+            calibrated: Scale deviations from the mean by the calibration factor.
+
+        Returns:
+            Array (n_samples × n) of function values in target units.
+
+        Raises:
+            TrainingError: The posterior covariance at ``x`` is not positive semi-definite even
+                with jitter.
+        """
+        from linear_operator.utils.cholesky import psd_safe_cholesky
+        from linear_operator.utils.errors import NotPSDError
+
+        self.model.eval()
+        with self.jitter():
+            f = self.model(self.standardise(x))
+        mean = f.mean.double()
+        cov = f.covariance_matrix.double()
+        cov = 0.5 * (cov + cov.T)
+        jitter = 1e-10 * float(cov.diagonal().mean().clamp_min(1e-12))
+        eye = torch.eye(len(mean), dtype=cov.dtype, device=cov.device)
+        try:
+            chol = psd_safe_cholesky(cov + jitter * eye, jitter=jitter, max_tries=6)
+        except NotPSDError as exc:
+            raise TrainingError(
+                f"the posterior covariance of {len(mean)} points is not positive semi-definite",
+                hint="sample fewer or less clustered points",
+            ) from exc
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        eps = torch.randn(len(mean), n_samples, generator=gen, dtype=torch.float64).to(cov.device)
+        scale = self.sigma_scale if calibrated else 1.0
+        dev = ((chol @ eps).T * self.y_std).cpu().numpy()
+        design = self.trend.design(x)
+        rng = np.random.default_rng(seed)
+        beta = rng.multivariate_normal(
+            np.zeros(len(self.trend.coef)), self.trend.cov, size=n_samples, method="eigh"
+        )
+        dev = dev + beta @ design.T
+        return (mean * self.y_std).cpu().numpy() + dev * scale + design @ self.trend.coef
+
+    @torch.no_grad()
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        """Extractor features of inputs ``x`` (n × width)."""
+        self.model.eval()
+        return self.model.extractor(self.standardise(x)).double().cpu().numpy()
+
+    def inducing_points(self) -> np.ndarray:
+        """The GP's inducing locations in feature space (m × width)."""
+        points = self.model.gp.variational_strategy.inducing_points
+        return points.detach().double().cpu().numpy()

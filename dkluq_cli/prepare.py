@@ -1,0 +1,175 @@
+"""What the fit sees: the training rows standardised, the polynomial trend fitted and removed.
+
+Inputs are standardised with the training split's mean and standard deviation; the trend
+(:mod:`dkluq_cli.model.trend`) is fitted on the training rows by least squares, and the GP learns
+the residual in units of its own spread.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dkluq_cli.config import ROWS_PER_TREND_TERM, TrainConfig, trend_terms
+from dkluq_cli.errors import TableError
+from dkluq_cli.model.trend import PolynomialTrend, TooFewRowsError
+from dkluq_cli.splits import Splits
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingData:
+    """The standardised training split on the device, and the raw validation split.
+
+    Attributes:
+        features: Input column names.
+        feature_units: Unit of each feature (Å, deg).
+        target: Target column name.
+        target_unit: Target unit (eV).
+        x_mean: Per-feature centre of the standardisation (feature units).
+        x_std: Per-feature scale of the standardisation (feature units).
+        y_mean: Target mean over the training rows (target units).
+        y_std: Scale of the residual the GP learns (target units).
+        trend: The fitted trend (degree 0: the constant ``y_mean``).
+        x_train: Standardised training inputs (n × d tensor on the device).
+        y_train: Standardised training residuals (n tensor on the device).
+        x_val: Validation inputs in feature units (numpy).
+        y_val: Validation target in target units (numpy).
+        reference: Reference crystal stored with the model, or None.
+    """
+
+    features: list[str]
+    feature_units: list[str]
+    target: str
+    target_unit: str
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    y_mean: float
+    y_std: float
+    trend: PolynomialTrend
+    x_train: Any
+    y_train: Any
+    x_val: np.ndarray
+    y_val: np.ndarray
+    reference: dict[str, Any] | None = None
+
+    @property
+    def n_train(self) -> int:
+        """Number of training rows."""
+        return len(self.x_train)
+
+
+def prepare(
+    x: np.ndarray,
+    y: np.ndarray,
+    splits: Splits,
+    cfg: TrainConfig,
+    *,
+    feature_units: list[str],
+    target_unit: str,
+    reference: dict[str, Any] | None,
+    device: Any,
+    dtype: Any,
+) -> TrainingData:
+    """Standardise the training split, fit the trend and put the residual on the device.
+
+    Args:
+        x: All inputs (n × d, feature units).
+        y: All targets (n, target units).
+        splits: Row indices of the splits.
+        cfg: The resolved configuration (``trend`` an integer degree).
+        feature_units: Unit of each feature.
+        target_unit: Unit of the target.
+        reference: Reference crystal to store with the model.
+        device: Torch device of the fit.
+        dtype: Torch floating-point type of the fit.
+
+    Raises:
+        TableError: A feature or the target is constant over the training rows, or the trend
+            has more coefficients than there are training rows.
+    """
+    import torch
+
+    xt, yt = x[splits.train], y[splits.train]
+    x_mean = xt.mean(axis=0)
+    x_std = xt.std(axis=0)
+    if np.any(x_std <= 0):
+        const = [cfg.features[i] for i in np.flatnonzero(x_std <= 0)]
+        raise TableError(
+            f"feature(s) {', '.join(const)} are constant over the training rows",
+            hint="drop them with --features, a constant input carries no information",
+        )
+    y_mean = float(yt.mean())
+    if not float(yt.std()) > 0:
+        raise TableError(
+            f"target {cfg.target!r} is constant over the training rows ({yt[0]!r})",
+            hint="nothing to learn: check the target column",
+        )
+    trend = fit_trend(xt, yt, int(cfg.trend), x_mean, x_std, y_mean)
+    resid = yt - trend(xt)
+    # a floor keeps an (almost) exactly polynomial target from being blown up to unit variance
+    # from rounding noise
+    y_std = max(float(resid.std()), 1e-6 * float(yt.std()))
+
+    def to_t(a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=dtype, device=device)
+
+    return TrainingData(
+        features=list(cfg.features),
+        feature_units=list(feature_units),
+        target=cfg.target,
+        target_unit=target_unit,
+        x_mean=x_mean,
+        x_std=x_std,
+        y_mean=y_mean,
+        y_std=y_std,
+        trend=trend,
+        x_train=to_t((xt - x_mean) / x_std),
+        y_train=to_t(resid / y_std),
+        x_val=x[splits.val],
+        y_val=y[splits.val],
+        reference=reference,
+    )
+
+
+def fit_trend(
+    xt: np.ndarray,
+    yt: np.ndarray,
+    degree: int,
+    x_mean: np.ndarray,
+    x_std: np.ndarray,
+    y_mean: float,
+) -> PolynomialTrend:
+    """The least-squares polynomial trend of the training rows (the constant ``y_mean`` for
+    degree 0); warns when the degree leaves fewer training rows per coefficient than
+    ``--trend auto`` asks for.
+
+    Raises:
+        TableError: More coefficients than training rows.
+    """
+    if degree == 0:
+        return PolynomialTrend.constant(y_mean, x_mean, x_std)
+    n_terms = trend_terms(degree, xt.shape[1])
+    try:
+        trend = PolynomialTrend.fit(xt, yt, degree, x_mean, x_std)
+    except TooFewRowsError as exc:
+        raise TableError(
+            f"--trend {degree} needs {n_terms} coefficients for {xt.shape[1]} features but "
+            f"there are only {len(xt)} training rows",
+            hint="use a lower --trend degree, or --trend auto",
+        ) from exc
+    if len(xt) < ROWS_PER_TREND_TERM * n_terms:
+        logger.warning(
+            "--trend %d fits %d coefficients to %d training rows (%.1f per coefficient; "
+            "--trend auto asks for %d): the polynomial may do the GP's job or overfit",
+            degree,
+            n_terms,
+            len(xt),
+            len(xt) / n_terms,
+            ROWS_PER_TREND_TERM,
+        )
+    return trend
