@@ -34,6 +34,40 @@ def sample_xy(n_rows: int) -> tuple[object, object]:
     )
 
 
+#: The smallest model worth training in a test of plumbing (seconds on one core): override what a
+#: test depends on, e.g. ``tiny_config(epochs=20)``.
+TINY = {
+    "inducing": 8,
+    "width": 16,
+    "depth": 1,
+    "epochs": 3,
+    "batch_size": 64,
+    "init_subset": 100,
+    "device": "cpu",
+    "threads": 1,
+    "seed": 0,
+}
+
+#: :data:`TINY` as ``dkluq train`` options.
+TINY_CLI = [
+    *("--inducing", str(TINY["inducing"]), "--width", str(TINY["width"])),
+    *("--depth", str(TINY["depth"]), "--epochs", str(TINY["epochs"])),
+    *("--batch-size", str(TINY["batch_size"]), "--init-subset", str(TINY["init_subset"])),
+    *("--device", "cpu", "--seed", "0"),
+]
+
+
+@pytest.fixture
+def tiny_config():
+    """A factory of :data:`TINY` training configurations: ``tiny_config(**overrides)``."""
+    from dkluq_cli.config import TrainConfig
+
+    def make(**overrides):
+        return TrainConfig(**{**TINY, **overrides})
+
+    return make
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200", "TERM": "dumb"})

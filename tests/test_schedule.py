@@ -15,7 +15,6 @@ from dkluq_cli.training import train
 from tests.conftest import SAMPLE, sample_xy
 
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]
-TINY = {"inducing": 8, "width": 16, "depth": 1, "device": "cpu", "init_subset": 100}
 
 
 @pytest.mark.parametrize(
@@ -41,13 +40,13 @@ def rows():
     return sample_xy(300)
 
 
-def test_no_early_stop_before_min_epochs(rows):
+def test_no_early_stop_before_min_epochs(rows, tiny_config):
     x, y = rows
     # A learning rate of zero never improves the validation NLL: patience 1 would stop at
     # epoch 2 without the floor.
-    floor = train(x, y, TrainConfig(**TINY, epochs=6, patience=1, lr=0.0, min_epochs=5))
+    floor = train(x, y, tiny_config(epochs=6, patience=1, lr=0.0, min_epochs=5))
     assert len(floor.history) >= 5
-    free = train(x, y, TrainConfig(**TINY, epochs=6, patience=1, lr=0.0, min_epochs=0))
+    free = train(x, y, tiny_config(epochs=6, patience=1, lr=0.0, min_epochs=0))
     assert len(free.history) == 2 and free.stopped_early
 
 
@@ -75,11 +74,11 @@ def test_small_table_learns_with_default_schedule(rows, tmp_path):
     assert rmse < baseline / 3, (rmse, baseline)  # measured 4.2x here; batch 256: 1.06x
 
 
-def test_learning_rate_warms_up_linearly():
+def test_learning_rate_warms_up_linearly(tiny_config):
     from dkluq_cli.training import build_fit
 
     x, y = np.linspace(0, 1, 200)[:, None], np.sin(np.linspace(0, 6, 200))
-    cfg = TrainConfig(features=["x"], target="y", epochs=50, warmup=0.1, **TINY)
+    cfg = tiny_config(features=["x"], target="y", epochs=50, warmup=0.1, batch_size=None)
     sp = make_splits(len(x), 0.1, 0.1, 0)
     trainer = build_fit(x, y, cfg, sp)
     total = cfg.epochs * trainer.steps_per_epoch
@@ -122,7 +121,7 @@ def test_configs_from_before_the_warmup_resume_without_it():
     assert TrainConfig.from_dict(TrainConfig().to_dict()).warmup == TrainConfig().warmup
 
 
-def test_double_precision_training_uses_fused_adam():
+def test_double_precision_training_uses_fused_adam(tiny_config):
     """--double trains in float64 with Adam's fused kernel (the CPU default) and stays finite."""
     import torch
 
@@ -130,7 +129,7 @@ def test_double_precision_training_uses_fused_adam():
     from dkluq_cli.training import build_fit
 
     x, y = sample_xy(120)
-    cfg = TrainConfig(epochs=2, inducing=8, init_subset=60, double=True, device="cpu", seed=0)
+    cfg = tiny_config(epochs=2, init_subset=60, double=True)
     trainer = build_fit(x, y, cfg, make_splits(len(x), 0.1, 0.1, 0), feature_units=[""] * 6)
     assert trainer.optimizer.defaults["fused"] is True
     assert trainer.data.x_train.dtype == torch.float64

@@ -18,7 +18,8 @@ from dkluq_cli.training import train
 from tests.conftest import SAMPLE, plain, sample_xy
 
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]
-TINY = {"epochs": 20, "batch_size": 64, "inducing": 10, "patience": 100, "threads": 1}
+#: Enough epochs for the GP to learn the residual of the trend.
+EPOCHS = {"epochs": 20, "inducing": 10, "patience": 100}
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
@@ -78,9 +79,9 @@ def table_xy():
     return sample_xy(600)
 
 
-def test_surrogate_adds_the_trend_and_gp_learns_the_residual(table_xy):
+def test_surrogate_adds_the_trend_and_gp_learns_the_residual(table_xy, tiny_config):
     x, y = table_xy
-    res = train(x, y, TrainConfig(**TINY, trend=2))
+    res = train(x, y, tiny_config(**EPOCHS, trend=2))
     sur = res.surrogate
     assert res.config.trend == 2 and sur.trend is not None and sur.trend.degree == 2
     tr = res.splits.train
@@ -94,20 +95,20 @@ def test_surrogate_adds_the_trend_and_gp_learns_the_residual(table_xy):
     assert np.abs(samples.mean(0) - mean).max() < 5 * sur.y_std
 
 
-def test_degree_zero_is_the_constant_mean(table_xy):
+def test_degree_zero_is_the_constant_mean(table_xy, tiny_config):
     x, y = table_xy
-    sur = train(x, y, TrainConfig(**TINY, trend=0)).surrogate
+    sur = train(x, y, tiny_config(**EPOCHS, trend=0)).surrogate
     assert sur.trend.degree == 0 and not np.any(sur.trend.cov)
     mean_z, _, _ = sur.predict_standardised(x[:5])
     mean, _ = sur.predict(x[:5])
     np.testing.assert_allclose(mean, mean_z * sur.y_std + sur.y_mean, rtol=1e-12)
 
 
-def test_run_records_the_trend_and_model_file_keeps_it(table_xy, tmp_path):
+def test_run_records_the_trend_and_model_file_keeps_it(table_xy, tiny_config, tmp_path):
     df = pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:600]
     table = tmp_path / "t.csv"
     df.to_csv(table, index=False)
-    job = run_training(table, TrainConfig(**TINY), tmp_path / "run", plots=False)
+    job = run_training(table, tiny_config(**EPOCHS), tmp_path / "run", plots=False)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["trend"] == metrics["trend"]["degree"] == 1  # 480 training rows: linear
@@ -121,11 +122,11 @@ def test_run_records_the_trend_and_model_file_keeps_it(table_xy, tmp_path):
     assert np.array_equal(m1, m2) and np.array_equal(s1, s2)
 
 
-def test_version_1_model_file_without_trend_still_loads(table_xy, tmp_path):
+def test_version_1_model_file_without_trend_still_loads(table_xy, tiny_config, tmp_path):
     from dkluq_cli.model.io import model_to_dict
 
     x, y = table_xy
-    sur = train(x, y, TrainConfig(**TINY, trend=0)).surrogate
+    sur = train(x, y, tiny_config(**EPOCHS, trend=0)).surrogate
     data = model_to_dict(sur)
     data["format_version"] = 1
     del data["trend"]
@@ -152,13 +153,13 @@ def test_cli_trend_option(invoke, tmp_path):
     assert quintic.exit_code == 1 and "--trend 5 needs 462 coefficients" in plain(quintic.output)
 
 
-def test_explicit_degree_with_few_rows_per_coefficient_warns(table_xy, caplog):
+def test_explicit_degree_with_few_rows_per_coefficient_warns(table_xy, tiny_config, caplog):
     x, y = table_xy
     with caplog.at_level("WARNING", logger="dkluq_cli"):
-        train(x, y, TrainConfig(**TINY, trend="auto"))
+        train(x, y, tiny_config(**EPOCHS, trend="auto"))
     assert "per coefficient" not in caplog.text  # auto keeps 20 rows per coefficient
     with caplog.at_level("WARNING", logger="dkluq_cli"):
-        res = train(x, y, TrainConfig(**TINY, trend=2))
+        res = train(x, y, tiny_config(**EPOCHS, trend=2))
     n_train = len(res.splits.train)
     assert n_train < 20 * 28
     assert f"--trend 2 fits 28 coefficients to {n_train} training rows" in caplog.text
