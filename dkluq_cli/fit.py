@@ -21,14 +21,14 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from dkluq_cli.checkpoint import copy_state, restore, snapshot
 from dkluq_cli.config import TrainConfig
-from dkluq_cli.errors import TableError, TrainingError
+from dkluq_cli.errors import TrainingError
 from dkluq_cli.prepare import TrainingData
 
 logger = logging.getLogger(__name__)
@@ -102,10 +102,14 @@ class DKLFit:
         self.data = data
         self.device = device
         if cfg.inducing > data.n_train:
-            raise TableError(
-                f"--inducing {cfg.inducing} exceeds the {data.n_train} training rows",
-                hint="use fewer inducing points",
+            logger.warning(
+                "--inducing %d exceeds the %d training rows: using %d inducing points",
+                cfg.inducing,
+                data.n_train,
+                data.n_train,
             )
+            cfg = replace(cfg, inducing=data.n_train)
+            self.cfg = cfg
         seed_everything(cfg.seed)
         self._build_model()
         self._build_optimisers()
@@ -117,7 +121,7 @@ class DKLFit:
         self.best_state: dict[str, Any] | None = None
         self.bad_epochs = 0
         self.elapsed = 0.0
-        self._val_trend = data.trend.mean_and_variance(data.x_val)
+        self._val_trend = data.trend.mean_and_variance(data.inputs.apply(data.x_val))
 
     # -- steps 1 and 2: probe features, inducing points, model -----------------------------------
     def _build_model(self) -> None:
@@ -130,7 +134,7 @@ class DKLFit:
 
         cfg, data = self.cfg, self.data
         dtype = data.x_train.dtype
-        extractor = build_extractor(cfg.to_dict(), len(cfg.features)).to(self.device, dtype)
+        extractor = build_extractor(cfg.to_dict(), len(data.x_mean)).to(self.device, dtype)
         gen = torch.Generator().manual_seed(cfg.seed)
         subset = torch.randperm(data.n_train, generator=gen)[: max(cfg.init_subset, cfg.inducing)]
         extractor.eval()
@@ -162,6 +166,7 @@ class DKLFit:
             trend=data.trend,
             config=model_cfg,
             reference=data.reference,
+            inputs=data.inputs,
         )
 
     def _build_optimisers(self) -> None:

@@ -1,8 +1,9 @@
 """What the fit sees: the training rows standardised, the polynomial trend fitted and removed.
 
-Inputs are standardised with the training split's mean and standard deviation; the trend
-(:mod:`dkluq_cli.model.trend`) is fitted on the training rows by least squares, and the GP learns
-the residual in units of its own spread.
+Columns that are constant over the training rows are dropped and equal ones tied
+(:mod:`dkluq_cli.model.inputs`); the resulting coordinates are standardised with the training
+split's mean and standard deviation; the trend (:mod:`dkluq_cli.model.trend`) is fitted on the
+training rows by least squares, and the GP learns the residual in units of its own spread.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from dkluq_cli.config import ROWS_PER_TREND_TERM, TrainConfig, trend_terms
 from dkluq_cli.errors import TableError
+from dkluq_cli.model.inputs import InputMap
 from dkluq_cli.model.trend import PolynomialTrend, TooFewRowsError
 from dkluq_cli.splits import Splits
 
@@ -30,8 +32,9 @@ class TrainingData:
         feature_units: Unit of each feature (Å, deg).
         target: Target column name.
         target_unit: Target unit (eV).
-        x_mean: Per-feature centre of the standardisation (feature units).
-        x_std: Per-feature scale of the standardisation (feature units).
+        inputs: Features → coordinates (constant columns dropped, equal ones tied).
+        x_mean: Per-coordinate centre of the standardisation (feature units).
+        x_std: Per-coordinate scale of the standardisation (feature units).
         y_mean: Target mean over the training rows (target units).
         y_std: Scale of the residual the GP learns (target units).
         trend: The fitted trend (degree 0: the constant ``y_mean``).
@@ -46,6 +49,7 @@ class TrainingData:
     feature_units: list[str]
     target: str
     target_unit: str
+    inputs: InputMap
     x_mean: np.ndarray
     x_std: np.ndarray
     y_mean: float
@@ -89,20 +93,22 @@ def prepare(
         dtype: Torch floating-point type of the fit.
 
     Raises:
-        TableError: A feature or the target is constant over the training rows, or the trend
-            has more coefficients than there are training rows.
+        TableError: Every feature or the target is constant over the training rows, or the
+            trend has more coefficients than there are training rows.
     """
     import torch
 
-    xt, yt = x[splits.train], y[splits.train]
+    inputs = InputMap.from_training(x[splits.train], list(cfg.features))
+    if not inputs.groups:
+        raise TableError(
+            f"every feature ({', '.join(cfg.features)}) is constant over the training rows",
+            hint="nothing to learn from: the table needs rows that differ in their features",
+        )
+    if not inputs.is_identity:
+        logger.info("model coordinates %s: %s", ", ".join(inputs.names), inputs.describe())
+    xt, yt = inputs.apply(x[splits.train]), y[splits.train]
     x_mean = xt.mean(axis=0)
     x_std = xt.std(axis=0)
-    if np.any(x_std <= 0):
-        const = [cfg.features[i] for i in np.flatnonzero(x_std <= 0)]
-        raise TableError(
-            f"feature(s) {', '.join(const)} are constant over the training rows",
-            hint="drop them with --features, a constant input carries no information",
-        )
     y_mean = float(yt.mean())
     if not float(yt.std()) > 0:
         raise TableError(
@@ -123,6 +129,7 @@ def prepare(
         feature_units=list(feature_units),
         target=cfg.target,
         target_unit=target_unit,
+        inputs=inputs,
         x_mean=x_mean,
         x_std=x_std,
         y_mean=y_mean,

@@ -35,6 +35,9 @@ from dkluq_cli.training import TrainResult, train
 
 logger = logging.getLogger(__name__)
 
+#: Fewest table rows ``dkluq train`` accepts (an equation of state from five volumes).
+MIN_ROWS = 5
+
 
 @dataclass
 class TrainFigures:
@@ -92,9 +95,9 @@ def load_training_table(table: Path, cfg: TrainConfig) -> tuple[Any, np.ndarray,
     del formula
     x = numeric_block(df, cfg.features, source=str(table))
     y = numeric_block(df, [cfg.target], source=str(table))[:, 0]
-    if len(df) < 10:
+    if len(df) < MIN_ROWS:
         raise TableError(
-            f"{table} has only {len(df)} row(s); training needs at least 10",
+            f"{table} has only {len(df)} row(s); training needs at least {MIN_ROWS}",
             hint="ingest more runs",
         )
     dup = int(df.duplicated(subset=[*cfg.features, cfg.target]).sum())
@@ -302,7 +305,7 @@ def _trend_metrics(
     out: dict[str, Any] = {"degree": trend.degree, "terms": len(trend.coef)}
     for split, idx in splits.items():
         if len(idx):
-            base = trend(x[idx])
+            base = trend(sur.coordinates(x[idx]))
             out[f"{split}_rmse_trend_only"] = float(np.sqrt(np.mean((y[idx] - base) ** 2)))
     return out
 

@@ -27,16 +27,19 @@ from dkluq_cli import __version__
 from dkluq_cli.atomic import atomic_write
 from dkluq_cli.errors import ModelFileError
 from dkluq_cli.model.dkl import build_dkl, build_extractor
+from dkluq_cli.model.inputs import InputMap
 from dkluq_cli.model.surrogate import Surrogate
 from dkluq_cli.model.trend import PolynomialTrend
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Bumped whenever a key's meaning changes; files this dkluq cannot read are refused with a hint.
-Version 2 added ``trend`` (the polynomial the GP's output is added to); an older dkluq would
-ignore it and predict wrongly, hence the bump."""
+Version 2 added ``trend`` (the polynomial the GP's output is added to), version 3 ``inputs`` (the
+map from feature columns to model coordinates, which sets the length of ``x_mean``): an older
+dkluq would ignore them and predict wrongly."""
 
-READABLE_VERSIONS = (1, 2)
-"""Version 1 files have no trend: the GP's output is added to the constant ``y_mean``."""
+READABLE_VERSIONS = (1, 2, 3)
+"""Version 1 files have no trend (the GP's output is added to the constant ``y_mean``); versions
+1 and 2 take every feature column as a model coordinate."""
 
 REQUIRED_KEYS = (
     "format_version",
@@ -92,6 +95,7 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "y_mean": float(surrogate.y_mean),
         "y_std": float(surrogate.y_std),
         "trend": surrogate.trend.to_dict(),
+        "inputs": surrogate.inputs.to_dict() if surrogate.inputs is not None else None,
         "state": {
             "model": cpu_state(surrogate.model),
             "likelihood": cpu_state(surrogate.likelihood),
@@ -193,8 +197,8 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     data = read_model_dict(path)
     try:
         config = dict(data["config"])
-        n_features = len(data["features"])
-        model, likelihood = build_dkl(config, build_extractor(config, n_features))
+        n_coords = len(data["x_mean"])
+        model, likelihood = build_dkl(config, build_extractor(config, n_coords))
         if config.get("double"):
             model.double()
             likelihood.double()
@@ -230,6 +234,7 @@ def _surrogate(
         y_mean=float(data["y_mean"]),
         y_std=float(data["y_std"]),
         trend=_trend(data),
+        inputs=InputMap.from_dict(data["inputs"]) if data.get("inputs") else None,
         sigma_scale=float(data["sigma_scale"]),
         domain=dict(data.get("domain") or {}),
         config=config,

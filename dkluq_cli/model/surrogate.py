@@ -16,6 +16,7 @@ from torch import Tensor
 
 from dkluq_cli.errors import TrainingError
 from dkluq_cli.model.dkl import DKL
+from dkluq_cli.model.inputs import InputMap
 from dkluq_cli.model.trend import PolynomialTrend
 
 
@@ -30,8 +31,8 @@ class Surrogate:
         feature_units: Units of the features (Å, deg, ...).
         target: Target column name (e.g. ``energy_eV``).
         target_unit: Target unit (eV or eV/atom).
-        x_mean: Per-feature mean used for standardisation.
-        x_std: Per-feature standard deviation used for standardisation.
+        x_mean: Per-coordinate mean used for standardisation (feature units).
+        x_std: Per-coordinate standard deviation used for standardisation (feature units).
         y_mean: Target mean over the training rows (target units).
         y_std: Scale of the residual the GP learns (target units): the standard deviation of
             the target minus its trend.
@@ -42,6 +43,8 @@ class Surrogate:
         config: The training configuration.
         reference: Reference crystal (species, fractional coordinates, lattice) or None.
         extra: Other metadata from the model file.
+        inputs: Features → model coordinates (constant columns dropped, equal ones tied); the
+            identity when None is given.
     """
 
     model: DKL
@@ -60,6 +63,16 @@ class Surrogate:
     config: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    inputs: InputMap | None = None
+
+    def __post_init__(self) -> None:
+        if self.inputs is None:
+            self.inputs = InputMap.identity(self.features)
+
+    def coordinates(self, x: np.ndarray) -> np.ndarray:
+        """Inputs in feature units (n × len(features)) → model coordinates (feature units)."""
+        assert self.inputs is not None
+        return self.inputs.apply(x)
 
     def jitter(self) -> gpytorch.settings.variational_cholesky_jitter:
         """The covariance jitter the model was trained with, as a gpytorch settings context."""
@@ -83,8 +96,8 @@ class Surrogate:
         return self
 
     def standardise(self, x: np.ndarray) -> Tensor:
-        """Inputs in feature units (n × d) → standardised tensor on the model's device."""
-        z = (np.asarray(x, dtype=np.float64) - self.x_mean) / self.x_std
+        """Inputs in feature units (n × d) → standardised coordinates on the model's device."""
+        z = (self.coordinates(x) - self.x_mean) / self.x_std
         return torch.as_tensor(z, dtype=self.dtype, device=self.device)
 
     @torch.no_grad()
@@ -125,7 +138,8 @@ class Surrogate:
             trend's variance).
         """
         mean_z, std_z, _ = self.predict_standardised(x, batch_size)
-        mean, std = self.to_target_units(mean_z, std_z, *self.trend.mean_and_variance(x))
+        trend = self.trend.mean_and_variance(self.coordinates(x))
+        mean, std = self.to_target_units(mean_z, std_z, *trend)
         return mean, std * (self.sigma_scale if calibrated else 1.0)
 
     def to_target_units(
@@ -183,7 +197,7 @@ class Surrogate:
         eps = torch.randn(len(mean), n_samples, generator=gen, dtype=torch.float64).to(cov.device)
         scale = self.sigma_scale if calibrated else 1.0
         dev = ((chol @ eps).T * self.y_std).cpu().numpy()
-        design = self.trend.design(x)
+        design = self.trend.design(self.coordinates(x))
         rng = np.random.default_rng(seed)
         beta = rng.multivariate_normal(
             np.zeros(len(self.trend.coef)), self.trend.cov, size=n_samples, method="eigh"
