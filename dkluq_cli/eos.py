@@ -28,7 +28,7 @@ from dkluq_cli.errors import DkluqError
 from dkluq_cli.lattice import LATTICE_FEATURES, cell_volume, check_lattice_features
 
 if TYPE_CHECKING:
-    from dkluq_cli.model.dkl import Surrogate
+    from dkluq_cli.model.surrogate import Surrogate
 
 logger = logging.getLogger(__name__)
 

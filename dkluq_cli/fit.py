@@ -128,7 +128,7 @@ class DKLFit:
         import gpytorch
         import torch
 
-        from dkluq_cli.model.dkl import build_dkl, build_extractor
+        from dkluq_cli.model.dkl import DKLHead, build_dkl, build_extractor
         from dkluq_cli.model.inducing import initial_inducing_points, mean_pairwise_distance
         from dkluq_cli.model.surrogate import Surrogate
 
@@ -153,8 +153,7 @@ class DKLFit:
         self.likelihood = likelihood.to(self.device, dtype)
         self.mll = gpytorch.mlls.VariationalELBO(likelihood, model.gp, num_data=data.n_train)
         self.surrogate = Surrogate(
-            model=self.model,
-            likelihood=self.likelihood,
+            head=DKLHead(self.model, self.likelihood, cfg.jitter),
             features=list(data.features),
             feature_units=list(data.feature_units),
             target=data.target,
@@ -280,6 +279,7 @@ class DKLFit:
                     ) from exc
                 jitter = max(1e3 * cfg.jitter, 1e-4)
                 self.surrogate.config["jitter"] = jitter
+                self.surrogate.head.jitter = jitter
                 logger.warning(
                     "kernel matrix not positive definite at epoch %d; retrying the epoch with "
                     "jitter %.0e",

@@ -43,7 +43,7 @@ from dkluq_cli.table import LATTICE_COLUMNS
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
-    from dkluq_cli.model.dkl import Surrogate
+    from dkluq_cli.model.surrogate import Surrogate
 
 LENGTHS: tuple[str, ...] = ("a", "b", "c")
 """The three cell lengths (Å)."""

@@ -21,7 +21,7 @@ from dkluq_cli.table import LATTICE_COLUMNS, numeric_block, read_table, require_
 if TYPE_CHECKING:
     import pandas as pd
 
-    from dkluq_cli.model.dkl import Surrogate
+    from dkluq_cli.model.surrogate import Surrogate
 
 logger = logging.getLogger(__name__)
 

@@ -59,7 +59,7 @@ from dkluq_cli.table import LATTICE_COLUMNS
 if TYPE_CHECKING:
     import pandas as pd
 
-    from dkluq_cli.model.dkl import Surrogate
+    from dkluq_cli.model.surrogate import Surrogate
 
 logger = logging.getLogger(__name__)
 

@@ -32,9 +32,8 @@ above it, which shows how much each further DFT call is still expected to teach.
 
 from __future__ import annotations
 
-import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,9 +45,8 @@ from dkluq_cli.lattice import LATTICE_FEATURES, cell_volume, check_lattice_featu
 
 if TYPE_CHECKING:
     import pandas as pd
-    import torch
 
-    from dkluq_cli.model.dkl import Surrogate
+    from dkluq_cli.model.surrogate import Surrogate
 
 logger = logging.getLogger(__name__)
 
@@ -163,46 +161,29 @@ class PosteriorConditioner:
         noise: float | None = None,
         chunk: int = 1024,
     ) -> None:
-        import torch
-
-        gp = copy.deepcopy(surrogate.model.gp)
-        gp.train()  # clears gpytorch's cached (single-precision) Cholesky factors
-        self._gp = gp.double().eval()
-        with torch.no_grad():
-            self._feats = surrogate.model.extractor(surrogate.standardise(x)).double()
-        self.noise = (
-            float(surrogate.likelihood.noise.detach().reshape(-1)[0]) if noise is None else noise
-        )
+        self._head = surrogate.head
+        self._z = surrogate.standardise(x)
+        self.noise = surrogate.head.noise_variance() if noise is None else noise
         self.chunk = int(chunk)
-        self._jitter = surrogate.jitter
         self._trend_root = _trend_root(surrogate, x)
         self.prior_variance = self._variance()
         self.variance = self.prior_variance.copy()
         self._factors: list[np.ndarray] = []
         self.picked: list[int] = []
 
-    def _variance(self) -> np.ndarray:
-        import gpytorch
-        import torch
+    def _blocks(self) -> Iterator[Any]:
+        for s in range(0, len(self._z), self.chunk):
+            yield self._z[s : s + self.chunk]
 
-        out = []
-        with torch.no_grad(), gpytorch.settings.skip_posterior_variances(False), self._jitter():
-            for s in range(0, len(self._feats), self.chunk):
-                out.append(self._gp(self._feats[s : s + self.chunk]).variance.cpu().numpy())
+    def _variance(self) -> np.ndarray:
+        out = [self._head.variance64(block) for block in self._blocks()]
         var = np.concatenate(out) + np.sum(self._trend_root**2, axis=1)
         return np.clip(var, 0.0, None)
 
     def _column(self, j: int) -> np.ndarray:
         """``Cov_q[f(X), f(X_j)]`` (n,), standardised units."""
-        import torch
-
-        col = []
-        fj = self._feats[j : j + 1]
-        with torch.no_grad(), self._jitter():
-            for s in range(0, len(self._feats), self.chunk):
-                block: torch.Tensor = self._feats[s : s + self.chunk]
-                cov = self._gp(torch.cat([block, fj])).covariance_matrix
-                col.append(cov[:-1, -1].cpu().numpy())
+        zj = self._z[j : j + 1]
+        col = [self._head.cross_covariance(block, zj)[:, 0] for block in self._blocks()]
         return np.concatenate(col) + self._trend_root @ self._trend_root[j]
 
     def add(self, j: int) -> None:
@@ -225,7 +206,7 @@ def _trend_root(surrogate: Surrogate, x: np.ndarray) -> np.ndarray:
         return np.zeros((len(x), 0))
     w, v = np.linalg.eigh(trend.cov)
     root = v * np.sqrt(np.clip(w, 0.0, None))
-    return trend.design(x) @ root / surrogate.y_std
+    return trend.design(surrogate.coordinates(x)) @ root / surrogate.y_std
 
 
 def greedy_batch(conditioner: PosteriorConditioner, n: int) -> tuple[list[int], np.ndarray]:

@@ -52,8 +52,9 @@ class TrainFigures:
         calibration: ``(label, expected, observed, miscal_area)`` per calibration curve
             (calibrated, then raw σ).
         history: One dict per epoch.
-        features: Extractor features of up to 2000 training rows (n × width).
-        inducing: Inducing points (m × width).
+        features: Extractor features of up to 2000 training rows (n × width); None for a head
+            without an extractor.
+        inducing: Inducing points (m × width), or None.
         color: Target of those training rows (colours the feature plot).
     """
 
@@ -64,8 +65,8 @@ class TrainFigures:
     metrics: dict[str, float]
     calibration: list[tuple[str, np.ndarray, np.ndarray, float]]
     history: list[dict[str, float]]
-    features: np.ndarray
-    inducing: np.ndarray
+    features: np.ndarray | None
+    inducing: np.ndarray | None
     color: np.ndarray
 
 
@@ -342,6 +343,8 @@ def figure_data(
             (label, expected, observed, miscalibration_area_from_curve(expected, observed))
         )
     sample = splits["train"][:2000]
+    head = sur.head
+    svgp = head.kind == "svgp"
     return TrainFigures(
         unit=sur.target_unit or "target units",
         y_true=y_true,
@@ -350,7 +353,7 @@ def figure_data(
         metrics={k: float(m[k]) for k in ("rmse", "mae", "coverage_95", "n")},
         calibration=curves,
         history=list(history),
-        features=sur.embed(x[sample]),
-        inducing=sur.inducing_points(),
+        features=head.embed(sur.standardise(x[sample])) if svgp else None,
+        inducing=head.inducing_points() if svgp else None,
         color=y[sample],
     )

@@ -333,7 +333,8 @@ def draw_figures(job) -> list[Path]:
         import pandas as pd
 
         out.append(history_plot(pd.DataFrame(fig.history), run / "history.png"))
-    out.append(inducing_plot(fig.features, fig.inducing, run / "inducing.png", color=fig.color))
+    if fig.features is not None and fig.inducing is not None:
+        out.append(inducing_plot(fig.features, fig.inducing, run / "inducing.png", color=fig.color))
     return out
 
 

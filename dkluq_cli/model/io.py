@@ -26,7 +26,7 @@ import torch
 from dkluq_cli import __version__
 from dkluq_cli.atomic import atomic_write
 from dkluq_cli.errors import ModelFileError
-from dkluq_cli.model.dkl import build_dkl, build_extractor
+from dkluq_cli.model.dkl import DKLHead, build_dkl, build_extractor
 from dkluq_cli.model.inputs import InputMap
 from dkluq_cli.model.surrogate import Surrogate
 from dkluq_cli.model.trend import PolynomialTrend
@@ -76,9 +76,6 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
 
     import gpytorch
 
-    def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-        return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-
     return {
         "format_version": FORMAT_VERSION,
         "dkluq_version": __version__,
@@ -96,10 +93,8 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "y_std": float(surrogate.y_std),
         "trend": surrogate.trend.to_dict(),
         "inputs": surrogate.inputs.to_dict() if surrogate.inputs is not None else None,
-        "state": {
-            "model": cpu_state(surrogate.model),
-            "likelihood": cpu_state(surrogate.likelihood),
-        },
+        "head": surrogate.head.kind,
+        "state": surrogate.head.state(),
         "sigma_scale": float(surrogate.sigma_scale),
         "domain": _plain(surrogate.domain),
         "reference": _plain(surrogate.reference),
@@ -195,36 +190,38 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
         The surrogate, in eval mode.
     """
     data = read_model_dict(path)
+    config = dict(data["config"])
     try:
-        config = dict(data["config"])
-        n_coords = len(data["x_mean"])
-        model, likelihood = build_dkl(config, build_extractor(config, n_coords))
-        if config.get("double"):
-            model.double()
-            likelihood.double()
-        model.load_state_dict(data["state"]["model"])
-        likelihood.load_state_dict(data["state"]["likelihood"])
+        head = _head(data, config)
     except (KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise ModelFileError(
             f"model file {data['_path']} does not match its own configuration: {str(exc)[:160]}"
         ) from exc
     try:
-        surrogate = _surrogate(data, model, likelihood, config)
+        surrogate = _surrogate(data, head, config)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(
             f"damaged model file {data['_path']}: {type(exc).__name__}: {str(exc)[:120]}"
         ) from exc
-    surrogate.model.eval()
-    surrogate.likelihood.eval()
     return surrogate.to(device)
 
 
-def _surrogate(
-    data: dict[str, Any], model: Any, likelihood: Any, config: dict[str, Any]
-) -> Surrogate:
+def _head(data: dict[str, Any], config: dict[str, Any]) -> DKLHead:
+    """Rebuild the GP head the file describes (the SN-ResNet + SVGP before format 3)."""
+    model, likelihood = build_dkl(config, build_extractor(config, len(data["x_mean"])))
+    if config.get("double"):
+        model.double()
+        likelihood.double()
+    model.load_state_dict(data["state"]["model"])
+    likelihood.load_state_dict(data["state"]["likelihood"])
+    head = DKLHead(model, likelihood, float(config.get("jitter", 1e-4)))
+    head.eval()
+    return head
+
+
+def _surrogate(data: dict[str, Any], head: Any, config: dict[str, Any]) -> Surrogate:
     return Surrogate(
-        model=model,
-        likelihood=likelihood,
+        head=head,
         features=list(data["features"]),
         feature_units=list(data["feature_units"]),
         target=str(data["target"]),

@@ -1,7 +1,9 @@
 """The trained surrogate: what users hold after ``dkluq train`` or :func:`~dkluq_cli.model.io.load_model`.
 
-It standardises inputs, runs the DKL, adds the polynomial trend back and returns the predictive
-mean and the calibrated σ in target units (eV), and draws joint posterior samples.
+It maps inputs to the model's standardised coordinates, asks its GP head
+(:class:`~dkluq_cli.model.head.Head`: the DKL, or an exact GP) for the latent posterior, adds the
+polynomial trend back and returns the predictive mean and the calibrated σ in target units (eV),
+and draws joint posterior samples.
 """
 
 from __future__ import annotations
@@ -9,24 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import gpytorch
 import numpy as np
 import torch
 from torch import Tensor
 
 from dkluq_cli.errors import TrainingError
-from dkluq_cli.model.dkl import DKL
+from dkluq_cli.model.head import Head
 from dkluq_cli.model.inputs import InputMap
 from dkluq_cli.model.trend import PolynomialTrend
 
 
 @dataclass
 class Surrogate:
-    """A trained DKL model with everything needed to predict in physical units.
+    """A trained GP head with everything needed to predict in physical units.
 
     Attributes:
-        model: The DKL module.
-        likelihood: Its Gaussian likelihood (noise in standardised units).
+        head: The GP head (latent posterior and noise in standardised units).
         features: Input column names (e.g. ``a, b, c, alpha, beta, gamma``).
         feature_units: Units of the features (Å, deg, ...).
         target: Target column name (e.g. ``energy_eV``).
@@ -47,8 +47,7 @@ class Surrogate:
             identity when None is given.
     """
 
-    model: DKL
-    likelihood: gpytorch.likelihoods.GaussianLikelihood
+    head: Head
     features: list[str]
     feature_units: list[str]
     target: str
@@ -74,25 +73,19 @@ class Surrogate:
         assert self.inputs is not None
         return self.inputs.apply(x)
 
-    def jitter(self) -> gpytorch.settings.variational_cholesky_jitter:
-        """The covariance jitter the model was trained with, as a gpytorch settings context."""
-        value = float(self.config.get("jitter", 1e-4))
-        return gpytorch.settings.variational_cholesky_jitter(value, value)
-
     @property
     def device(self) -> torch.device:
-        """Device the model lives on."""
-        return next(self.model.parameters()).device
+        """Device the head lives on."""
+        return self.head.device
 
     @property
     def dtype(self) -> torch.dtype:
-        """Floating-point type of the model."""
-        return next(self.model.parameters()).dtype
+        """Floating-point type of the head."""
+        return self.head.dtype
 
     def to(self, device: str | torch.device) -> Surrogate:
-        """Move the model and likelihood to ``device`` (in place); returns self."""
-        self.model.to(device)
-        self.likelihood.to(device)
+        """Move the head to ``device`` (in place); returns self."""
+        self.head.to(device)
         return self
 
     def standardise(self, x: np.ndarray) -> Tensor:
@@ -100,23 +93,18 @@ class Surrogate:
         z = (self.coordinates(x) - self.x_mean) / self.x_std
         return torch.as_tensor(z, dtype=self.dtype, device=self.device)
 
-    @torch.no_grad()
     def predict_standardised(
         self, x: np.ndarray, batch_size: int = 8192
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Predictive mean, total σ and latent σ in *standardised* target units (uncalibrated)."""
-        self.model.eval()
-        self.likelihood.eval()
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         means, stds, lat = [], [], []
-        noise = float(self.likelihood.noise.detach().cpu().reshape(-1)[0])
-        with gpytorch.settings.skip_posterior_variances(False), self.jitter():
-            for start in range(0, len(x), batch_size):
-                f = self.model(self.standardise(x[start : start + batch_size]))
-                var_f = f.variance.clamp_min(0.0).double().cpu().numpy()
-                means.append(f.mean.double().cpu().numpy())
-                lat.append(np.sqrt(var_f))
-                stds.append(np.sqrt(var_f + noise))
+        noise = self.head.noise_variance()
+        for start in range(0, len(x), batch_size):
+            mean, var_f = self.head.predict(self.standardise(x[start : start + batch_size]))
+            means.append(mean)
+            lat.append(np.sqrt(var_f))
+            stds.append(np.sqrt(var_f + noise))
         if not means:
             empty = np.zeros(0)
             return empty, empty, empty
@@ -178,16 +166,13 @@ class Surrogate:
         from linear_operator.utils.cholesky import psd_safe_cholesky
         from linear_operator.utils.errors import NotPSDError
 
-        self.model.eval()
-        with self.jitter():
-            f = self.model(self.standardise(x))
-        mean = f.mean.double()
-        cov = f.covariance_matrix.double()
-        cov = 0.5 * (cov + cov.T)
+        mean, cov = self.head.joint(self.standardise(x))
         jitter = 1e-10 * float(cov.diagonal().mean().clamp_min(1e-12))
         eye = torch.eye(len(mean), dtype=cov.dtype, device=cov.device)
         try:
-            chol = psd_safe_cholesky(cov + jitter * eye, jitter=jitter, max_tries=6)
+            # a float32 head leaves round-off of ~1e-5–1e-4 of the variance in the covariance,
+            # enough to make a dense line of points indefinite: allow jitter up to 1e-3 of it
+            chol = psd_safe_cholesky(cov + jitter * eye, jitter=jitter, max_tries=8)
         except NotPSDError as exc:
             raise TrainingError(
                 f"the posterior covariance of {len(mean)} points is not positive semi-definite",
@@ -204,14 +189,3 @@ class Surrogate:
         )
         dev = dev + beta @ design.T
         return (mean * self.y_std).cpu().numpy() + dev * scale + design @ self.trend.coef
-
-    @torch.no_grad()
-    def embed(self, x: np.ndarray) -> np.ndarray:
-        """Extractor features of inputs ``x`` (n × width)."""
-        self.model.eval()
-        return self.model.extractor(self.standardise(x)).double().cpu().numpy()
-
-    def inducing_points(self) -> np.ndarray:
-        """The GP's inducing locations in feature space (m × width)."""
-        points = self.model.gp.variational_strategy.inducing_points
-        return points.detach().double().cpu().numpy()
