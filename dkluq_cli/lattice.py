@@ -460,7 +460,7 @@ def load_reference_option(
     if path is None:
         return None
     ref = read_poscar(path)
-    trained = surrogate.extra.get("formula") or (surrogate.reference or {}).get("formula")
+    trained = surrogate.record.formula or (surrogate.reference or {}).get("formula")
     if trained and ref["formula"] != trained:
         raise DkluqError(
             f"reference {path} is {ref['formula']} but the model was trained on {trained}",

@@ -230,8 +230,8 @@ def _run(
         resume_from=checkpoint,
         stop_after_epoch=stop_after_epoch,
     )
-    result.surrogate.extra["table"] = str(table)
-    result.surrogate.extra["formula"] = formula
+    result.surrogate.record.table = str(table)
+    result.surrogate.record.formula = formula
     return write_run(run_dir, table, cfg, df, x, y, result, plots=plots)
 
 
@@ -277,7 +277,7 @@ def write_run(
         "threads": _threads(),
         "device": str(sur.device),
     }
-    sur.extra["test_metrics"] = dict(metrics.get("test", {}))
+    sur.record.test_metrics = dict(metrics.get("test", {}))
     files.append(save_model(sur, run_dir / "model.pt", force=True))
     files.append(write_json(run_dir / "config.json", {**cfg.to_dict(), "table": str(table)}))
     files.append(write_json(run_dir / "splits.json", splits))

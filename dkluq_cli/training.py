@@ -20,6 +20,7 @@ import numpy as np
 
 from dkluq_cli.config import TrainConfig
 from dkluq_cli.fit import Callbacks, DKLFit, Progress
+from dkluq_cli.model.record import TrainingRecord
 from dkluq_cli.splits import Splits, make_splits
 
 
@@ -107,7 +108,7 @@ def train(
     fit.finish()
     sur = fit.surrogate
     calibrate_and_record_domain(sur, x, y, splits)
-    sur.extra = {"inducing_init": fit.init_info, "best_epoch": fit.best_epoch}
+    sur.record = TrainingRecord(best_epoch=fit.best_epoch, inducing_init=fit.init_info)
     return TrainResult(
         surrogate=sur,
         history=fit.history,

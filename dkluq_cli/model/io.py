@@ -4,11 +4,13 @@ Saved with ``torch.save`` and loaded with ``torch.load(weights_only=True, map_lo
 so loading never unpickles arbitrary objects (a file carrying one is refused) and a model trained
 on CUDA predicts on a CPU-only machine.
 
-Keys: ``format_version``, ``dkluq_version``, ``torch_version``, ``gpytorch_version``, ``config``,
-``features``, ``feature_units``, ``target``, ``target_unit``, ``x_mean``, ``x_std``, ``y_mean``,
-``y_std``, ``trend`` (degree, exponents and coefficients of the polynomial trend, or None),
-``state`` (``model``, ``likelihood``), ``sigma_scale``, ``domain``, ``reference``,
-``inducing_init``, ``created``.
+Keys: ``format_version``, ``dkluq_version``, ``torch_version``, ``gpytorch_version``, ``created``,
+``config`` (every hyperparameter), ``features``, ``feature_units``, ``target``, ``target_unit``,
+``inputs`` (:class:`~dkluq_cli.model.inputs.InputMap`), ``x_mean``, ``x_std``, ``y_mean``,
+``y_std``, ``trend`` (:class:`~dkluq_cli.model.trend.PolynomialTrend`), ``head`` (its kind) and
+``state`` (its tensors), ``sigma_scale``, ``domain``, ``reference`` and ``record``
+(:class:`~dkluq_cli.model.record.TrainingRecord`). Each part is written by its own
+``to_dict`` and read by its ``from_dict``; this module only assembles and checks them.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dkluq_cli.atomic import atomic_write
 from dkluq_cli.errors import ModelFileError
 from dkluq_cli.model.dkl import DKLHead, build_dkl, build_extractor
 from dkluq_cli.model.inputs import InputMap
+from dkluq_cli.model.record import TrainingRecord
 from dkluq_cli.model.surrogate import Surrogate
 from dkluq_cli.model.trend import PolynomialTrend
 
@@ -98,7 +101,7 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "sigma_scale": float(surrogate.sigma_scale),
         "domain": _plain(surrogate.domain),
         "reference": _plain(surrogate.reference),
-        "extra": _plain(surrogate.extra),
+        "record": _plain(surrogate.record.to_dict()),
     }
 
 
@@ -236,7 +239,7 @@ def _surrogate(data: dict[str, Any], head: Any, config: dict[str, Any]) -> Surro
         domain=dict(data.get("domain") or {}),
         config=config,
         reference=data.get("reference"),
-        extra=dict(data.get("extra") or {}),
+        record=TrainingRecord.from_dict(data.get("record", data.get("extra"))),
     )
 
 

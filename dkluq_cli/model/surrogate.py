@@ -18,6 +18,7 @@ from torch import Tensor
 from dkluq_cli.errors import TrainingError
 from dkluq_cli.model.head import Head
 from dkluq_cli.model.inputs import InputMap
+from dkluq_cli.model.record import TrainingRecord
 from dkluq_cli.model.trend import PolynomialTrend
 
 
@@ -42,7 +43,7 @@ class Surrogate:
         domain: Training-domain statistics (see :mod:`dkluq_cli.uq.domain`).
         config: The training configuration.
         reference: Reference crystal (species, fractional coordinates, lattice) or None.
-        extra: Other metadata from the model file.
+        record: Provenance of the training run (table, formula, best epoch...).
         inputs: Features → model coordinates (constant columns dropped, equal ones tied); the
             identity when None is given.
     """
@@ -61,7 +62,7 @@ class Surrogate:
     domain: dict[str, Any] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, Any] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    record: TrainingRecord = field(default_factory=TrainingRecord)
     inputs: InputMap | None = None
 
     def __post_init__(self) -> None:
