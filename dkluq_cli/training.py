@@ -167,7 +167,9 @@ def build_fit(
 
 
 def calibrate_and_record_domain(sur: Any, x: np.ndarray, y: np.ndarray, splits: Splits) -> None:
-    """Fit the σ scale on the validation rows and record the training domain (in place)."""
+    """Fit the σ scale on the validation rows, record the training domain and fit the trend's
+    truncation band beyond the box (in place)."""
+    from dkluq_cli.model.truncation import fit_truncation_band
     from dkluq_cli.uq.calibration import fit_sigma_scale
     from dkluq_cli.uq.domain import domain_stats
 
@@ -175,6 +177,10 @@ def calibrate_and_record_domain(sur: Any, x: np.ndarray, y: np.ndarray, splits: 
     sur.sigma_scale = float(fit_sigma_scale(y[splits.val], mean_v, std_v))
     _, std_t = sur.predict(x[splits.train])
     sur.domain = domain_stats(x[splits.train], list(sur.features), std_t)
+    coords = sur.coordinates(x[splits.train])
+    sur.truncation = fit_truncation_band(
+        coords, y[splits.train], sur.trend, float(np.median(std_t))
+    )
 
 
 def _dtype(cfg: TrainConfig) -> Any:

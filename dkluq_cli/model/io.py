@@ -33,6 +33,7 @@ from dkluq_cli.model.inputs import InputMap
 from dkluq_cli.model.record import TrainingRecord
 from dkluq_cli.model.surrogate import Surrogate
 from dkluq_cli.model.trend import PolynomialTrend
+from dkluq_cli.model.truncation import TruncationBand
 
 FORMAT_VERSION = 3
 """Bumped whenever a key's meaning changes; files this dkluq cannot read are refused with a hint.
@@ -96,6 +97,7 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "y_std": float(surrogate.y_std),
         "trend": surrogate.trend.to_dict(),
         "inputs": surrogate.inputs.to_dict() if surrogate.inputs is not None else None,
+        "truncation": surrogate.truncation.to_dict() if surrogate.truncation else None,
         "head": surrogate.head.kind,
         "state": surrogate.head.state(),
         "sigma_scale": float(surrogate.sigma_scale),
@@ -235,6 +237,7 @@ def _surrogate(data: dict[str, Any], head: Any, config: dict[str, Any]) -> Surro
         y_std=float(data["y_std"]),
         trend=_trend(data),
         inputs=InputMap.from_dict(data["inputs"]) if data.get("inputs") else None,
+        truncation=TruncationBand.from_dict(data["truncation"]) if data.get("truncation") else None,
         sigma_scale=float(data["sigma_scale"]),
         domain=dict(data.get("domain") or {}),
         config=config,

@@ -20,6 +20,7 @@ from dkluq_cli.model.head import Head
 from dkluq_cli.model.inputs import InputMap
 from dkluq_cli.model.record import TrainingRecord
 from dkluq_cli.model.trend import PolynomialTrend
+from dkluq_cli.model.truncation import TruncationBand
 
 
 @dataclass
@@ -46,6 +47,8 @@ class Surrogate:
         record: Provenance of the training run (table, formula, best epoch...).
         inputs: Features → model coordinates (constant columns dropped, equal ones tied); the
             identity when None is given.
+        truncation: The trend's truncation band, added to the calibrated σ beyond the training
+            box (:mod:`dkluq_cli.model.truncation`); None: no term beyond the box.
     """
 
     head: Head
@@ -64,6 +67,7 @@ class Surrogate:
     reference: dict[str, Any] | None = None
     record: TrainingRecord = field(default_factory=TrainingRecord)
     inputs: InputMap | None = None
+    truncation: TruncationBand | None = None
 
     def __post_init__(self) -> None:
         if self.inputs is None:
@@ -124,12 +128,18 @@ class Surrogate:
         Returns:
             ``(mean, std)`` in target units (eV): the predictive mean and the standard deviation
             of the predictive distribution (latent GP variance plus learned noise plus the
-            trend's variance).
+            trend's variance; calibrated, it is scaled and, beyond the training box, joined by
+            the trend's truncation band).
         """
         mean_z, std_z, _ = self.predict_standardised(x, batch_size)
-        trend = self.trend.mean_and_variance(self.coordinates(x))
-        mean, std = self.to_target_units(mean_z, std_z, *trend)
-        return mean, std * (self.sigma_scale if calibrated else 1.0)
+        coords = self.coordinates(x)
+        mean, std = self.to_target_units(mean_z, std_z, *self.trend.mean_and_variance(coords))
+        if not calibrated:
+            return mean, std
+        std = std * self.sigma_scale
+        if self.truncation is not None:
+            std = np.sqrt(std**2 + self.truncation.std(coords) ** 2)
+        return mean, std
 
     def to_target_units(
         self,
@@ -188,5 +198,8 @@ class Surrogate:
         beta = rng.multivariate_normal(
             np.zeros(len(self.trend.coef)), self.trend.cov, size=n_samples, method="eigh"
         )
-        dev = dev + beta @ design.T
-        return (mean * self.y_std).cpu().numpy() + dev * scale + design @ self.trend.coef
+        dev = (dev + beta @ design.T) * scale
+        if calibrated and self.truncation is not None:  # one coherent next-order shift a sample
+            shift = rng.standard_normal(n_samples)
+            dev = dev + np.outer(shift, self.truncation.direction(self.coordinates(x)))
+        return (mean * self.y_std).cpu().numpy() + dev + design @ self.trend.coef

@@ -125,19 +125,31 @@ class PolynomialTrend:
             TooFewRowsError: Fewer rows than polynomial terms.
         """
         x = np.asarray(x, dtype=np.float64)
-        exps = _exponents(degree, x.shape[1])
-        if len(x) < len(exps):
+        trend = cls.basis(degree, x_mean, x_std)
+        if len(x) < len(trend.exponents):
             raise TooFewRowsError(
-                f"a degree-{degree} trend in {x.shape[1]} features has {len(exps)} terms "
-                f"but there are only {len(x)} training rows"
+                f"a degree-{degree} trend in {x.shape[1]} features has {len(trend.exponents)} "
+                f"terms but there are only {len(x)} training rows"
             )
-        empty = np.zeros(0)
-        trend = cls(degree, np.asarray(x_mean, float), np.asarray(x_std, float), exps, empty, empty)
         design = trend.design(x)
         y = np.asarray(y, dtype=np.float64)
         trend.coef = np.linalg.lstsq(design, y, rcond=None)[0]
         trend.cov = hc3_covariance(design, y - design @ trend.coef)
         return trend
+
+    @classmethod
+    def basis(cls, degree: int, x_mean: np.ndarray, x_std: np.ndarray) -> PolynomialTrend:
+        """An unfitted trend of ``degree`` (no coefficients yet): its :meth:`design` works.
+
+        Args:
+            degree: Total polynomial degree.
+            x_mean: Standardisation centre (feature units).
+            x_std: Standardisation scale (feature units).
+        """
+        x_mean = np.asarray(x_mean, dtype=np.float64)
+        exps = _exponents(degree, len(x_mean))
+        empty = np.zeros(0)
+        return cls(degree, x_mean, np.asarray(x_std, dtype=np.float64), exps, empty, empty)
 
     @classmethod
     def constant(cls, value: float, x_mean: np.ndarray, x_std: np.ndarray) -> PolynomialTrend:
