@@ -1,7 +1,7 @@
 """``ingest`` core: VASP run trees → the lattice/energy table, its structures and rejections.
 
 Outputs for ``-o table.csv``: ``table.csv`` (or ``.parquet``; see
-:data:`dkluq_cli.vasp.run.ROW_COLUMNS`: lengths in Å, angles in degrees, volume in Å³,
+:data:`dkluq_cli.vasp.result.ROW_COLUMNS`: lengths in Å, angles in degrees, volume in Å³,
 energies in eV and eV/atom), ``table.extxyz`` (the final structure of each accepted run, with
 ``run`` in each frame's info) and ``table.rejected.csv`` (``run, source, category, reason``).
 Rows are sorted by ``run`` so re-running over the same tree gives byte-identical files.
@@ -19,7 +19,7 @@ from typing import Any
 
 from dkluq_cli.atomic import atomic_write, check_writable
 from dkluq_cli.errors import DkluqError, InputError
-from dkluq_cli.vasp.run import ENERGY_KINDS, ROW_COLUMNS, RunResult
+from dkluq_cli.vasp.result import ENERGY_KINDS, ROW_COLUMNS, RunResult
 from dkluq_cli.vasp.walk import ProgressFn, discover, read_runs
 
 logger = logging.getLogger(__name__)

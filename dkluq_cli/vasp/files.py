@@ -129,19 +129,8 @@ def open_bytes(path: str | os.PathLike[str]):  # -> IO[bytes]
     return open(name, "rb")
 
 
-def probe(path: str | os.PathLike[str]) -> str | None:
-    """Check that a file exists, is readable, non-empty and decompresses.
-
-    Reads the whole decompressed stream once (a truncated gzip only shows at its end).
-
-    Args:
-        path: The file.
-
-    Returns:
-        ``None`` when the file looks readable, else a short cause such as
-        ``"empty file (0 bytes)"`` or ``"corrupt gzip data: ..."``.
-    """
-    p = Path(path)
+def _stat_problem(p: Path) -> str | None:
+    """What makes ``p`` unreadable before opening it, or ``None``."""
     if p.is_symlink() and not p.exists():
         return f"broken symbolic link to {os.readlink(p)}"
     try:
@@ -154,20 +143,54 @@ def probe(path: str | os.PathLike[str]) -> str | None:
         return "not a regular file (a FIFO, socket or device)"
     if size == 0:
         return "empty file (0 bytes)"
-    total = 0
+    return None
+
+
+def _read_all(p: Path, keep: bool) -> tuple[bytes | None, str | None]:
+    """Decompress the whole of ``p`` once: ``(data or None, cause of failure or None)``."""
+    cause = _stat_problem(p)
+    if cause:
+        return None, cause
+    total, chunks = 0, []
     try:
         with open_bytes(p) as fh:
             while chunk := fh.read(1 << 20):
                 total += len(chunk)
+                if keep:
+                    chunks.append(chunk)
     except PermissionError:
-        return "not readable (permission denied)"
+        return None, "not readable (permission denied)"
     except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
         comp = p.suffix.lstrip(".") if p.suffix in COMPRESSIONS else ""
         what = f"corrupt {comp} data" if comp else "read error"
-        return f"{what}: {_one_line(exc)}"
+        return None, f"{what}: {_one_line(exc)}"
     if total == 0:
-        return "empty after decompression"
-    return None
+        return None, "empty after decompression"
+    return (b"".join(chunks) if keep else b""), None
+
+
+def probe(path: str | os.PathLike[str]) -> str | None:
+    """Check that a file exists, is readable, non-empty and decompresses.
+
+    Reads the whole decompressed stream once (a truncated gzip only shows at its end).
+
+    Args:
+        path: The file.
+
+    Returns:
+        ``None`` when the file looks readable, else a short cause such as
+        ``"empty file (0 bytes)"`` or ``"corrupt gzip data: ..."``.
+    """
+    return _read_all(Path(path), keep=False)[1]
+
+
+def load(path: str | os.PathLike[str]) -> tuple[bytes | None, str | None]:
+    """Read a file whole, with the checks of :func:`probe`, in one pass.
+
+    Returns:
+        ``(decompressed bytes, None)``, or ``(None, cause)`` with :func:`probe`'s cause.
+    """
+    return _read_all(Path(path), keep=True)
 
 
 def read_text(path: str | os.PathLike[str]) -> str:

@@ -18,8 +18,9 @@ from functools import partial
 from pathlib import Path
 
 from dkluq_cli.errors import InputError
-from dkluq_cli.vasp.files import classify
-from dkluq_cli.vasp.run import INTERNAL, RunFiles, RunResult, read_run
+from dkluq_cli.vasp.files import RunFiles, classify
+from dkluq_cli.vasp.result import INTERNAL, RunResult
+from dkluq_cli.vasp.run import read_run
 
 logger = logging.getLogger(__name__)
 
