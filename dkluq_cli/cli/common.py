@@ -51,13 +51,6 @@ def err_console():  # -> rich.console.Console
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def out_console():  # -> rich.console.Console
-    """A rich console on the current stdout, for results only."""
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=True)
-
-
 def configure_logging() -> None:
     """Route the ``dkluq_cli`` logger to stderr at the level the global options ask for."""
     from rich.logging import RichHandler

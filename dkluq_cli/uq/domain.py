@@ -116,22 +116,3 @@ def in_domain(X: np.ndarray, std: np.ndarray | None, stats: dict[str, Any]) -> n
             raise TableError("std holds NaN values")
         ok &= s <= float(stats["std_q99"])
     return ok
-
-
-def out_of_range_features(X: np.ndarray, stats: dict[str, Any]) -> list[str]:
-    """Name the features for which some row lies outside the training range.
-
-    Args:
-        X: Features, shape (n, d), feature units, or a DataFrame with the stats' feature columns.
-        stats: The dict from :func:`domain_stats`.
-
-    Returns:
-        Feature names, in the stats' order, with at least one value outside [min, max].
-
-    Raises:
-        TableError: ``X`` has the wrong shape or non-finite values.
-    """
-    features = stats["features"]
-    arr = _as_matrix(X, features)
-    outside = ~_inside(arr, stats).all(axis=0)
-    return [f for f, bad in zip(features, outside, strict=True) if bad]
