@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dkluq_cli.errors import DkluqError
-from dkluq_cli.lattice import LATTICE_FEATURES, cell_volume, check_lattice_features
+from dkluq_cli.frame import LATTICE_FEATURES, check_lattice_features
+from dkluq_cli.grids import check_lattice_range, iso_params, scale_grid
+from dkluq_cli.lattice import cell_volume
 
 if TYPE_CHECKING:
     from dkluq_cli.model.surrogate import Surrogate
@@ -88,6 +90,11 @@ class EosResult:
     reference_source: str = ""
     n_atoms: int | None = None
     curve: Any = field(default=None, repr=False)
+
+    def sample_band(self) -> tuple[np.ndarray, np.ndarray]:
+        """The central 95 % of the posterior samples at each point of the line (eV), (n,) each."""
+        lo, hi = np.percentile(self.samples, [2.5, 97.5], axis=0)
+        return lo, hi
 
     def values(self, name: str) -> np.ndarray:
         """Per-sample values of ``a0``, ``V0``, ``B0``, ``E0`` or ``B1``."""
@@ -186,21 +193,14 @@ def isotropic_line(
         ``(scales (points,), params (points × 6))``.
 
     Raises:
-        DkluqError: Bad range or too few points.
+        DkluqError: Bad range (:func:`dkluq_cli.grids.lattice_range_problem`) or fewer than 7
+            points.
     """
-    lo, hi = (float(v) for v in lattice_range)
-    if not (0 < lo < hi) or not np.isfinite([lo, hi]).all():
-        raise DkluqError(
-            f"--lattice-range {lo:g} {hi:g} is not an increasing range of positive factors",
-            hint="e.g. --lattice-range 0.94 1.06",
-        )
+    lo, hi = check_lattice_range(lattice_range)
     if points < 7:
         raise DkluqError(f"--points {points} is too few for an EOS fit", hint="use at least 7")
-    scales = np.linspace(lo, hi, int(points))
-    ref = np.asarray(reference, dtype=float).reshape(6)
-    params = np.tile(ref, (len(scales), 1))
-    params[:, :3] *= scales[:, None]
-    return scales, params
+    scales = scale_grid(lo, hi, points)
+    return scales, iso_params(reference, scales)
 
 
 def eos_analysis(
@@ -299,7 +299,7 @@ def line_frame(res: EosResult):  # -> pandas.DataFrame
     """``eos_line.csv``: the line, predictive mean ± σ and the 95 % band of the samples."""
     import pandas as pd
 
-    lo, hi = np.percentile(res.samples, [2.5, 97.5], axis=0)
+    lo, hi = res.sample_band()
     df = pd.DataFrame(res.params, columns=list(LATTICE_FEATURES))
     df.insert(0, "scale", res.scales)
     df["volume"] = res.volumes
@@ -327,13 +327,45 @@ def samples_frame(res: EosResult):  # -> pandas.DataFrame
     )
 
 
-def write_eos(res: EosResult, out_dir: Path, *, plot: bool = True) -> list[Path]:
-    """Write ``eos.json``, ``eos_line.csv``, ``eos_samples.csv`` and ``eos.png`` atomically.
+def eos_curves(res: EosResult, n_curves: int = 30, points: int = 200) -> dict[str, Any]:
+    """E(V) curves for the figure: the EOS refitted to a few random posterior samples, and the
+    fit to the mean, on a fine volume grid.
+
+    Args:
+        res: The analysis.
+        n_curves: Samples drawn at random (seed 0); those whose fit fails are left out.
+        points: Volumes of the grid between the line's smallest and largest.
+
+    Returns:
+        ``{"volumes": (points,) Å³, "samples": (≤ n_curves, points) eV, "mean": (points,) eV
+        or None when the fit to the mean failed}``.
+    """
+    from pymatgen.analysis.eos import EOS
+
+    vv = np.linspace(res.volumes.min(), res.volumes.max(), points)
+    rng = np.random.default_rng(0)
+    shown = rng.choice(len(res.samples), size=min(n_curves, len(res.samples)), replace=False)
+    eos = EOS(eos_name=res.eos)
+    curves = []
+    for i in shown:
+        try:
+            curve = eos.fit(res.volumes, res.samples[i])
+        except Exception:  # noqa: BLE001 - a failed sample fit is simply not drawn
+            continue
+        curves.append(np.asarray(curve.func(vv), dtype=float))
+    return {
+        "volumes": vv,
+        "samples": np.array(curves).reshape(len(curves), points),
+        "mean": None if res.curve is None else np.asarray(res.curve.func(vv), dtype=float),
+    }
+
+
+def write_eos(res: EosResult, out_dir: Path) -> list[Path]:
+    """Write ``eos.json``, ``eos_line.csv`` and ``eos_samples.csv`` atomically.
 
     Args:
         res: The analysis.
         out_dir: Prepared output folder (:func:`dkluq_cli.atomic.prepare_output_dir`).
-        plot: Also draw ``eos.png``.
 
     Returns:
         The paths written.
@@ -341,13 +373,8 @@ def write_eos(res: EosResult, out_dir: Path, *, plot: bool = True) -> list[Path]
     from dkluq_cli.runs import write_json
     from dkluq_cli.table import write_table
 
-    files = [
+    return [
         write_json(out_dir / "eos.json", res.report()),
         write_table(line_frame(res), out_dir / "eos_line.csv", force=True),
         write_table(samples_frame(res), out_dir / "eos_samples.csv", force=True),
     ]
-    if plot:
-        from dkluq_cli.plots.eos import eos_plot
-
-        files.append(eos_plot(res, out_dir / "eos.png"))
-    return files

@@ -1,4 +1,4 @@
-"""Lattice parameters ↔ structures, the reference crystal, cell validity, POSCAR I/O, ``--at``.
+"""Lattice parameters: names, cell validity and volume, ``--at`` and ``--pair``, structures.
 
 Lattice parameters are always the six numbers ``a, b, c`` (Å) and ``alpha, beta, gamma``
 (degrees) of pymatgen's ``Lattice.from_parameters``: α is the angle between **b** and **c**, β
@@ -14,48 +14,31 @@ standard formula
 and returns NaN where the radicand is not positive (no real volume), so a scan can flag such
 grid points instead of crashing.
 
-A *reference crystal* is a plain dict ``{"species": [...], "frac_coords": [[...], ...],
-"lattice": [a, b, c, alpha, beta, gamma], "formula": str, "source": str}``, the shape stored in
-``model.pt`` by ``dkluq train`` when the table came with an ingest sidecar and the shape
-:func:`read_poscar` returns. New structures keep the reference's species and fractional
-coordinates and take new lattice parameters (:func:`params_to_structure`).
-
-**Default reference lattice.** ``scan``, ``suggest`` and ``eos`` centre on, in order:
-``--reference POSCAR``; else the model's stored reference crystal; else the **centre of the
-training domain**, the midpoint ``(min + max) / 2`` of each parameter's training range
-(:func:`domain_centre`), not the training mean.
+This layer knows nothing of models: a crystal's atoms (species, fractional coordinates) and
+the files they come from are :mod:`dkluq_cli.crystal`; what a model stores about its lattice is
+:mod:`dkluq_cli.frame`.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dkluq_cli.errors import DkluqError, InputError
+from dkluq_cli.errors import DkluqError
 from dkluq_cli.table import LATTICE_COLUMNS
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
-
-    from dkluq_cli.model.surrogate import Surrogate
 
 LENGTHS: tuple[str, ...] = ("a", "b", "c")
 """The three cell lengths (Å)."""
 
 ANGLES: tuple[str, ...] = ("alpha", "beta", "gamma")
 """The three cell angles (degrees)."""
-
-LATTICE_FEATURES: tuple[str, ...] = LATTICE_COLUMNS
-"""The features (in this order) of a model that ``suggest`` and ``eos`` accept."""
-
-#: How the fallback reference (:func:`domain_centre`) is described to users.
-DOMAIN_CENTRE_DESCRIPTION = "centre of the training domain (midpoint of each training range)"
 
 #: Spellings accepted for the parameter names in ``--at`` and ``--pair`` (lower-cased).
 ALIASES: dict[str, str] = {
@@ -232,52 +215,22 @@ def parse_at(text: str) -> dict[str, float]:
     return out
 
 
-def read_poscar(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a POSCAR/CONTCAR into a reference-crystal dict.
-
-    The file is parsed as a POSCAR whatever its name. Only when that fails and the name does
-    not look like a POSCAR (``POSCAR*``, ``CONTCAR*``, ``*.vasp``, ``*.poscar``) is it tried as
-    another structure file pymatgen reads by its extension (e.g. ``.cif``).
-
-    Args:
-        path: The file.
-
-    Returns:
-        ``{"species", "frac_coords", "lattice": [a, b, c, alpha, beta, gamma] (Å, degrees),
-        "formula", "source"}`` (the same shape as a model's ``reference``).
+def parse_pair(text: str) -> tuple[str, str]:
+    """``"a,alpha"`` → ``("a", "alpha")`` (α β γ accepted).
 
     Raises:
-        InputError: The file is missing, a folder, or not a readable POSCAR.
+        DkluqError: Not two comma-separated names, an unknown name, or the same name twice.
     """
-    src = Path(path)
-    if not src.exists():
-        raise InputError(f"reference {src} does not exist", hint="give a POSCAR or CONTCAR file")
-    if src.is_dir():
-        raise InputError(f"reference {src} is a folder", hint="give a POSCAR or CONTCAR file")
-    try:
-        from pymatgen.io.vasp import Poscar
-
-        structure = Poscar.from_file(str(src), check_for_potcar=False).structure
-    except Exception as exc:  # any parser failure means "not a POSCAR"
-        structure = _read_other_structure(src)
-        if structure is None:
-            text = str(exc).strip()
-            first = text.splitlines()[0][:160] if text else type(exc).__name__
-            raise InputError(f"cannot read reference {src} as a POSCAR: {first}") from exc
-    return structure_to_reference(structure, source=str(src))
-
-
-def _read_other_structure(src: Path) -> Structure | None:
-    """``src`` read by pymatgen from its extension, or None (POSCAR-like name, or no parse)."""
-    name = src.name.upper()
-    if name.startswith(("POSCAR", "CONTCAR")) or src.suffix.lower() in (".vasp", ".poscar"):
-        return None
-    try:
-        from pymatgen.core import Structure
-
-        return Structure.from_file(str(src))
-    except Exception:  # noqa: BLE001 - the POSCAR error is the one reported
-        return None
+    parts = [s for s in str(text).replace(" ", "").split(",") if s]
+    if len(parts) != 2:
+        raise DkluqError(
+            f"--pair {text!r} must be two parameters separated by a comma",
+            hint="e.g. --pair a,alpha",
+        )
+    p, q = (canonical_name(s) for s in parts)
+    if p == q:
+        raise DkluqError(f"--pair {text!r} names {p} twice", hint="e.g. --pair a,alpha")
+    return p, q
 
 
 def structure_to_params(structure: Structure) -> np.ndarray:
@@ -286,237 +239,38 @@ def structure_to_params(structure: Structure) -> np.ndarray:
     return np.array([lat.a, lat.b, lat.c, lat.alpha, lat.beta, lat.gamma], dtype=float)
 
 
-def structure_to_reference(structure: Structure, source: str = "") -> dict[str, Any]:
-    """A reference-crystal dict (plain lists) from a pymatgen structure."""
-    return {
-        "species": [str(site.specie) for site in structure],
-        "frac_coords": structure.frac_coords.tolist(),
-        "lattice": structure_to_params(structure).tolist(),
-        "formula": structure.composition.reduced_formula,
-        "source": source,
-    }
-
-
-def params_to_structure(params: Sequence[float], reference: Mapping[str, Any]) -> Structure:
-    """The reference crystal's atoms (fixed fractional coordinates) in a cell with ``params``.
+def params_to_structure(params: Sequence[float], crystal: Mapping[str, Any]) -> Structure:
+    """A crystal's atoms (fixed fractional coordinates) in a cell with ``params``.
 
     Args:
         params: Six lattice parameters (Å, degrees).
-        reference: Dict with ``species`` and ``frac_coords`` (e.g. a model's ``reference``).
+        crystal: Dict with ``species`` and ``frac_coords`` (:mod:`dkluq_cli.crystal`).
 
     Returns:
         A pymatgen ``Structure``.
 
     Raises:
-        DkluqError: The parameters make no real cell, or the reference lacks atoms.
+        DkluqError: The parameters make no real cell, or the crystal lacks atoms.
     """
     from pymatgen.core import Lattice, Structure
 
     values = check_cell(params, "lattice parameters")
-    if not reference.get("species") or reference.get("frac_coords") is None:
+    if not crystal.get("species") or crystal.get("frac_coords") is None:
         raise DkluqError("the reference crystal has no atoms (species / frac_coords)")
     lattice = Lattice.from_parameters(*values)
-    return Structure(lattice, list(reference["species"]), np.asarray(reference["frac_coords"]))
-
-
-def write_poscar(structure: Structure, path: str | os.PathLike[str], comment: str) -> Path:
-    """Write a POSCAR atomically (replacing an existing file).
-
-    Args:
-        structure: The structure.
-        path: Destination file.
-        comment: First line of the POSCAR (white space collapsed to single spaces).
-
-    Returns:
-        The path written.
-    """
-    from pymatgen.io.vasp import Poscar
-
-    from dkluq_cli.atomic import write_text
-
-    text = Poscar(structure, comment=" ".join(comment.split())).get_str(significant_figures=12)
-    return write_text(path, text, force=True)
-
-
-def check_lattice_features(surrogate: Surrogate, command: str) -> None:
-    """Refuse a model whose features are not the six lattice parameters in order.
-
-    Args:
-        surrogate: The model.
-        command: The subcommand, for the message (``"suggest"``, ``"eos"``).
-
-    Raises:
-        DkluqError: The model was trained on other features.
-    """
-    if list(surrogate.features) != list(LATTICE_FEATURES):
-        raise DkluqError(
-            f"dkluq {command} needs a model trained on {', '.join(LATTICE_FEATURES)}; this one "
-            f"uses {', '.join(surrogate.features)}",
-            hint="train on a lattice table (dkluq ingest output or the sample CSV)",
-        )
-
-
-def domain_centre(surrogate: Surrogate) -> dict[str, float]:
-    """The centre of the training domain: the midpoint of each lattice parameter's training range.
-
-    This is the reference lattice of ``scan``, ``suggest`` and ``eos`` when neither
-    ``--reference`` nor a reference crystal stored in the model exists: ``(min + max) / 2`` of
-    each parameter over the training rows (``domain["min"]``, ``domain["max"]`` in ``model.pt``),
-    not the training mean, so it stays in the middle of the box whatever the rows' distribution.
-
-    Args:
-        surrogate: The model.
-
-    Returns:
-        ``{name: midpoint}`` (Å, degrees) for the lattice parameters among the features; empty
-        when the model stores no training range.
-    """
-    dom = surrogate.domain or {}
-    if not {"features", "min", "max"} <= set(dom):
-        return {}
-    return {
-        f: 0.5 * (float(lo) + float(hi))
-        for f, lo, hi in zip(dom["features"], dom["min"], dom["max"], strict=True)
-        if f in LATTICE_COLUMNS
-    }
-
-
-def reference_lattice(
-    surrogate: Surrogate, reference: Mapping[str, Any] | None
-) -> tuple[np.ndarray, str]:
-    """The lattice parameters to centre a box or a line on, and where they come from.
-
-    Order: an explicit reference (``--reference``), the model's stored reference crystal, else
-    the centre of the training domain, the midpoint of each parameter's training [min, max]
-    (:func:`domain_centre`; the same rule as ``dkluq scan``).
-
-    Args:
-        surrogate: The model.
-        reference: The ``--reference`` crystal (:func:`load_reference_option`) or None.
-
-    Returns:
-        ``(params (6,) in Å and degrees, source description)``.
-
-    Raises:
-        DkluqError: No reference and the model stores no training range of all six parameters.
-    """
-    if reference is not None:
-        params = np.asarray(reference["lattice"], dtype=float)
-        return params, f"reference {reference.get('source') or ''}".strip()
-    stored = surrogate.reference or {}
-    if stored.get("lattice") is not None and len(stored["lattice"]) == len(LATTICE_COLUMNS):
-        return np.asarray(stored["lattice"], dtype=float), "the model's reference crystal"
-    centre = domain_centre(surrogate)
-    if len(centre) != len(LATTICE_COLUMNS):
-        raise DkluqError(
-            "the model has neither a reference crystal nor a training domain to centre on",
-            hint="pass --reference POSCAR",
-        )
-    return np.array([centre[k] for k in LATTICE_COLUMNS]), f"the {DOMAIN_CENTRE_DESCRIPTION}"
-
-
-def require_structure_reference(
-    surrogate: Surrogate, reference: dict[str, Any] | None
-) -> dict[str, Any]:
-    """The reference crystal whose atoms go into new POSCARs.
-
-    Args:
-        surrogate: The model.
-        reference: The ``--reference`` crystal or None.
-
-    Returns:
-        ``reference`` if given, else the model's stored reference crystal.
-
-    Raises:
-        DkluqError: Neither ``--reference`` nor a reference stored in the model.
-    """
-    if reference is not None:
-        return reference
-    if surrogate.reference and surrogate.reference.get("species"):
-        return surrogate.reference
-    raise DkluqError(
-        "the model stores no reference crystal (its table had no ingest .extxyz sidecar), so "
-        "there are no atoms to put into the POSCARs",
-        hint="pass --reference POSCAR (species and fractional coordinates are taken from it)",
-    )
-
-
-def load_reference_option(
-    surrogate: Surrogate, path: str | os.PathLike[str] | None
-) -> dict[str, Any] | None:
-    """Read ``--reference`` (if given) and check it has the model's composition.
-
-    Args:
-        surrogate: The model.
-        path: The option value.
-
-    Returns:
-        The reference dict (:func:`read_poscar`), or None when no path was given.
-
-    Raises:
-        InputError: Missing or unreadable file.
-        DkluqError: Its reduced formula differs from the one the model was trained on.
-    """
-    if path is None:
-        return None
-    ref = read_poscar(path)
-    trained = surrogate.record.formula or (surrogate.reference or {}).get("formula")
-    if trained and ref["formula"] != trained:
-        raise DkluqError(
-            f"reference {path} is {ref['formula']} but the model was trained on {trained}",
-            hint="pass a POSCAR of the composition the model knows",
-        )
-    return ref
-
-
-def open_lattice_model(
-    model: str | os.PathLike[str],
-    device: str,
-    reference: str | os.PathLike[str] | None,
-    command: str,
-) -> tuple[Surrogate, dict[str, Any] | None, np.ndarray, str]:
-    """Load a model for a lattice command and settle its reference (``suggest``, ``eos``).
-
-    Args:
-        model: Model file or run folder.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        reference: The ``--reference`` POSCAR, or None.
-        command: Command name, for messages.
-
-    Returns:
-        ``(surrogate, reference crystal from --reference or None, centre lattice (6,) in Å and
-        degrees, where the centre came from)``.
-    """
-    from dkluq_cli.device import resolve_device
-    from dkluq_cli.model.io import load_model
-
-    surrogate = load_model(model, resolve_device(device))
-    check_lattice_features(surrogate, command)
-    ref = load_reference_option(surrogate, reference)
-    centre, source = reference_lattice(surrogate, ref)
-    return surrogate, ref, centre, source
+    return Structure(lattice, list(crystal["species"]), np.asarray(crystal["frac_coords"]))
 
 
 __all__ = [
     "ANGLES",
-    "DOMAIN_CENTRE_DESCRIPTION",
-    "LATTICE_FEATURES",
     "LENGTHS",
     "canonical_name",
     "cell_volume",
     "check_cell",
-    "check_lattice_features",
-    "domain_centre",
-    "load_reference_option",
-    "open_lattice_model",
     "params_to_structure",
     "parse_at",
-    "read_poscar",
-    "reference_lattice",
-    "require_structure_reference",
+    "parse_pair",
     "structure_to_params",
-    "structure_to_reference",
     "valid_cells",
     "volume_radicand",
-    "write_poscar",
 ]

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dkluq_cli.crystal import is_poscar_name, read_structure
 from dkluq_cli.errors import InputError, ModelInputMismatchError
-from dkluq_cli.table import LATTICE_COLUMNS, numeric_block, read_table, require_columns
+from dkluq_cli.frame import feature_ranges, in_domain_flags
+from dkluq_cli.table import numeric_block, read_table, require_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Z95 = 1.959963984540054
-POSCAR_NAMES = ("POSCAR", "CONTCAR")
 
 
 def output_columns(target: str) -> dict[str, str]:
@@ -46,32 +47,15 @@ def output_columns(target: str) -> dict[str, str]:
     }
 
 
-def is_poscar(path: Path) -> bool:
-    """Whether a file looks like a POSCAR/CONTCAR by name (``POSCAR``, ``CONTCAR*``, ``*.vasp``)."""
-    name = path.name
-    return name.startswith(POSCAR_NAMES) or path.suffix.lower() in (".vasp", ".poscar")
-
-
 def poscar_row(path: Path) -> pd.DataFrame:
-    """One-row table (lattice parameters, volume, formula, n_atoms) from a POSCAR/CONTCAR."""
+    """One-row table (lattice parameters, volume, formula, n_atoms) from a POSCAR/CONTCAR.
+
+    Raises:
+        InputError: Not a readable POSCAR (:func:`dkluq_cli.crystal.read_structure`).
+    """
     import pandas as pd
 
-    cause = _poscar_problem(path)
-    if cause:
-        raise InputError(f"cannot read {path} as a POSCAR: {cause}")
-    try:
-        import warnings
-
-        from pymatgen.io.vasp import Poscar
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            structure = Poscar.from_file(str(path), check_for_potcar=False).structure
-    except Exception as exc:
-        text = " ".join(str(exc).split())[:160]
-        raise InputError(
-            f"cannot read {path} as a POSCAR: {type(exc).__name__}" + (f": {text}" if text else "")
-        ) from exc
+    structure = read_structure(path)
     lat = structure.lattice
     return pd.DataFrame(
         [
@@ -91,44 +75,6 @@ def poscar_row(path: Path) -> pd.DataFrame:
     )
 
 
-def _poscar_problem(path: Path) -> str | None:
-    """A plain-words cause for the common ways a POSCAR is broken, or None if it looks sound.
-
-    Checks what pymatgen reports only as an index or decode error: empty, binary or non-UTF-8
-    content, and atom counts that do not match the coordinate lines.
-    """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        return f"not readable ({exc.strerror or exc})"
-    if not raw.strip():
-        return "empty file"
-    if b"\0" in raw[:4096]:
-        return "binary data, not a POSCAR text file"
-    try:
-        lines = raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        return f"not UTF-8 text (byte {exc.start})"
-    if len(lines) < 8:
-        return f"only {len(lines)} line(s); a POSCAR needs at least 8"
-    # counts are on line 6, or line 7 when line 6 holds the element symbols
-    for idx in (5, 6):
-        words = lines[idx].split()
-        if words and all(w.isdigit() for w in words):
-            counts = [int(w) for w in words]
-            break
-    else:
-        return None  # leave unusual layouts to pymatgen
-    start = idx + 1
-    if start < len(lines) and lines[start].strip()[:1] in ("S", "s"):  # Selective dynamics
-        start += 1
-    coords = [ln for ln in lines[start + 1 :] if len(ln.split()) >= 3]
-    n = sum(counts)
-    if len(coords) < n:
-        return f"atom counts {' '.join(words)} add up to {n} atoms but only {len(coords)} coordinate line(s) follow"
-    return None
-
-
 def load_inputs(path: Path) -> pd.DataFrame:
     """Read whatever ``dkluq predict`` was given into a table.
 
@@ -141,7 +87,7 @@ def load_inputs(path: Path) -> pd.DataFrame:
         return _ingest_tree(path)
     if not path.is_file():  # a FIFO or device would block or stream forever
         raise InputError(f"input {path} is not a regular file")
-    if is_poscar(path):
+    if is_poscar_name(path):
         return poscar_row(path)
     return read_table(path)
 
@@ -169,18 +115,15 @@ def check_units(x: np.ndarray, surrogate: Surrogate, source: str) -> None:
     A feature whose median lies below half the training minimum or above twice the training
     maximum is taken as a unit mismatch (e.g. nm or bohr for Å, radians for degrees).
     """
-    dom = surrogate.domain
-    if not dom or "min" not in dom:
+    ranges = feature_ranges(surrogate)
+    if not ranges:
         return
-    lo, hi = np.asarray(dom["min"], float), np.asarray(dom["max"], float)
     med = np.median(x, axis=0)
-    bad = [
-        f"{f} (median {m:.4g}, trained on {a:.4g}–{b:.4g} {u})"
-        for f, m, a, b, u in zip(
-            surrogate.features, med, lo, hi, surrogate.feature_units, strict=True
-        )
-        if (a > 0 and m < 0.5 * a) or (b > 0 and m > 2.0 * b)
-    ]
+    bad = []
+    for f, m, u in zip(surrogate.features, med, surrogate.feature_units, strict=True):
+        a, b = ranges[f]
+        if (a > 0 and m < 0.5 * a) or (b > 0 and m > 2.0 * b):
+            bad.append(f"{f} (median {m:.4g}, trained on {a:.4g}–{b:.4g} {u})")
     if bad:
         raise ModelInputMismatchError(
             f"{source}: values look like different units from the model's: {'; '.join(bad)}",
@@ -203,8 +146,6 @@ def predict_frame(
         The table with mean, σ, 95 % bounds, ``in_domain`` and (if the target is present) error
         columns, all in target units.
     """
-    from dkluq_cli.uq.domain import in_domain
-
     try:
         require_columns(df, surrogate.features, source=source)
     except Exception as exc:
@@ -222,7 +163,7 @@ def predict_frame(
     out[cols["std"]] = std
     out[cols["lo95"]] = mean - Z95 * std
     out[cols["hi95"]] = mean + Z95 * std
-    out["in_domain"] = in_domain(x, std, surrogate.domain) if surrogate.domain else True
+    out["in_domain"] = in_domain_flags(surrogate, x, std)
     if surrogate.target in df.columns:
         import pandas as pd
 
@@ -256,4 +197,4 @@ def summarise(out: pd.DataFrame, target: str) -> dict[str, Any]:
     return summary
 
 
-__all__ = ["LATTICE_COLUMNS", "load_inputs", "output_columns", "predict_frame", "summarise"]
+__all__ = ["load_inputs", "output_columns", "poscar_row", "predict_frame", "summarise"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,7 @@ from typing import Any
 import numpy as np
 
 from dkluq_cli.atomic import atomic_write, write_text
-from dkluq_cli.errors import InputError, ModelFileError, TableError
-
-logger = logging.getLogger(__name__)
+from dkluq_cli.errors import InputError, ModelFileError
 
 CHECKPOINT = "checkpoint.pt"
 INTERRUPTED_NOTE = "INTERRUPTED.txt"
@@ -144,44 +141,3 @@ def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict
     except (RuntimeError, EOFError, OSError) as exc:
         raise ModelFileError(f"checkpoint {run_dir / CHECKPOINT} is damaged") from exc
     return config, splits, ckpt
-
-
-def reference_from_sidecar(table: Path, formula: str | None) -> dict[str, Any] | None:
-    """The reference crystal from the ingest sidecar ``<table>.extxyz``, if there is one.
-
-    Returns:
-        ``{"species", "frac_coords", "lattice": [a, b, c, alpha, beta, gamma], "formula",
-        "source"}`` of the first frame, or None when there is no sidecar.
-    """
-    sidecar = table.with_suffix(".extxyz")
-    if not sidecar.is_file():
-        return None
-    try:
-        from ase.io import read
-
-        atoms = read(sidecar, index=0)
-    except Exception as exc:  # noqa: BLE001 - any parser failure means "no usable sidecar"
-        logger.warning("ignoring unreadable sidecar %s (%s)", sidecar, exc)
-        return None
-    params = atoms.cell.cellpar().tolist()
-    return {
-        "species": list(atoms.get_chemical_symbols()),
-        "frac_coords": atoms.get_scaled_positions(wrap=False).tolist(),
-        "lattice": [float(v) for v in params],
-        "formula": formula or atoms.get_chemical_formula(mode="reduce"),
-        "source": str(sidecar.name),
-    }
-
-
-def check_single_composition(df: Any, source: str) -> str | None:
-    """Refuse a table that mixes compositions (a model is trained per composition)."""
-    if "formula" not in df.columns:
-        return None
-    formulas = sorted({str(f) for f in df["formula"].dropna().unique()})
-    if len(formulas) > 1:
-        shown = ", ".join(formulas[:5]) + (" ..." if len(formulas) > 5 else "")
-        raise TableError(
-            f"{source} mixes {len(formulas)} compositions ({shown}); a model is trained per composition",
-            hint="filter the table to one formula first",
-        )
-    return formulas[0] if formulas else None

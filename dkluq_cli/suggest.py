@@ -28,27 +28,31 @@ the reference). Three strategies:
 
 Every candidate also gets ``std_given_previous``: its σ conditioned on the candidates ranked
 above it, which shows how much each further DFT call is still expected to teach.
+
+The conditioning is :mod:`dkluq_cli.conditioning`; the box and the points drawn in it are
+:mod:`dkluq_cli.grids`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dkluq_cli.conditioning import PosteriorConditioner, greedy_batch, std_given_previous
 from dkluq_cli.errors import DkluqError
-from dkluq_cli.lattice import LATTICE_FEATURES, cell_volume, check_lattice_features
+from dkluq_cli.frame import LATTICE_FEATURES, check_lattice_features
+from dkluq_cli.grids import make_box, random_points, sobol_pool
+from dkluq_cli.lattice import cell_volume
+from dkluq_cli.predict import output_columns
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from dkluq_cli.model.surrogate import Surrogate
-
-logger = logging.getLogger(__name__)
 
 STRATEGIES = ("batch", "max-std", "random")
 #: Default number of pool points (a power of two keeps the Sobol sequence balanced).
@@ -81,150 +85,15 @@ class Suggestion:
     pool_params: np.ndarray
     pool_std: np.ndarray
 
+    @property
+    def volume(self) -> np.ndarray:
+        """Cell volume of each candidate (Å³)."""
+        return cell_volume(self.params)
 
-def make_box(
-    centre: np.ndarray, lattice_range: tuple[float, float], *, fix_angles: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate box around a reference lattice.
-
-    Args:
-        centre: Reference ``(a, b, c, alpha, beta, gamma)`` in Å and degrees.
-        lattice_range: ``(lo, hi)`` factors applied to every parameter (e.g. 0.9, 1.1).
-        fix_angles: Keep the angles at the reference (zero-width in the angles).
-
-    Returns:
-        ``(lo (6,), hi (6,))`` corners in Å and degrees.
-
-    Raises:
-        DkluqError: The range is not ``0 < lo ≤ hi``.
-    """
-    lo_f, hi_f = (float(v) for v in lattice_range)
-    if not (0 < lo_f <= hi_f) or not np.isfinite([lo_f, hi_f]).all():
-        raise DkluqError(
-            f"--lattice-range {lo_f:g} {hi_f:g} is not a range of positive factors",
-            hint="give LO HI with 0 < LO ≤ HI, e.g. --lattice-range 0.9 1.1",
-        )
-    c = np.asarray(centre, dtype=float).reshape(6)
-    lo, hi = c * lo_f, c * hi_f
-    if fix_angles:
-        lo[3:], hi[3:] = c[3:], c[3:]
-    return lo, hi
-
-
-def sobol_pool(lo: np.ndarray, hi: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """Scrambled Sobol points in the box, invalid cells removed (m ≤ n × 6)."""
-    from scipy.stats import qmc
-
-    m = max(1, int(np.ceil(np.log2(max(n, 2)))))
-    pts = qmc.Sobol(d=6, scramble=True, seed=seed).random_base2(m)[:n]
-    return _valid(lo + pts * (hi - lo))
-
-
-def random_points(lo: np.ndarray, hi: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` valid points uniform in the box (n × 6)."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros((0, 6))
-    for _ in range(100):
-        out = np.vstack([out, _valid(lo + rng.random((2 * n, 6)) * (hi - lo))])
-        if len(out) >= n:
-            return out[:n]
-    raise DkluqError("the box holds almost no valid cells (check the angles)")
-
-
-def _valid(params: np.ndarray) -> np.ndarray:
-    vol = cell_volume(params)
-    return params[np.isfinite(vol) & (vol > 0)]
-
-
-class PosteriorConditioner:
-    """Posterior variances of the model's latent GP, conditioned on observations one at a time.
-
-    Works on a fixed set of points X (n × 6). ``add(j)`` conditions on a noisy observation at
-    ``X[j]``; ``variance`` is then ``Var[f(X) | y_S]`` in standardised target units. Exact for the
-    SVGP posterior q(f): the new column ``Cov_q[f(X), f(X_j)]`` is taken from gpytorch's joint
-    posterior of ``[X_chunk, X_j]`` (double precision), then one rank-one update. With a
-    polynomial trend, f also carries the trend's coefficient uncertainty, covariance
-    ``a(X) Σ_β a(X_j)ᵀ``, so observations shrink that part too.
-
-    Args:
-        surrogate: The trained model.
-        x: Points in feature units (n × 6).
-        noise: Observation noise variance (standardised units); default the model's likelihood
-            noise.
-        chunk: Points per gpytorch call.
-    """
-
-    def __init__(
-        self,
-        surrogate: Surrogate,
-        x: np.ndarray,
-        noise: float | None = None,
-        chunk: int = 1024,
-    ) -> None:
-        self._head = surrogate.head
-        self._z = surrogate.standardise(x)
-        self.noise = surrogate.head.noise_variance() if noise is None else noise
-        self.chunk = int(chunk)
-        self._trend_root = _trend_root(surrogate, x)
-        self.prior_variance = self._variance()
-        self.variance = self.prior_variance.copy()
-        self._factors: list[np.ndarray] = []
-        self.picked: list[int] = []
-
-    def _blocks(self) -> Iterator[Any]:
-        for s in range(0, len(self._z), self.chunk):
-            yield self._z[s : s + self.chunk]
-
-    def _variance(self) -> np.ndarray:
-        out = [self._head.variance64(block) for block in self._blocks()]
-        var = np.concatenate(out) + np.sum(self._trend_root**2, axis=1)
-        return np.clip(var, 0.0, None)
-
-    def _column(self, j: int) -> np.ndarray:
-        """``Cov_q[f(X), f(X_j)]`` (n,), standardised units."""
-        zj = self._z[j : j + 1]
-        col = [self._head.cross_covariance(block, zj)[:, 0] for block in self._blocks()]
-        return np.concatenate(col) + self._trend_root @ self._trend_root[j]
-
-    def add(self, j: int) -> None:
-        """Condition on a noisy observation at point ``j``."""
-        col = self._column(j)
-        for v in self._factors:
-            col = col - v * v[j]
-        denom = float(self.variance[j]) + self.noise
-        v = col / np.sqrt(max(denom, 1e-300))
-        self._factors.append(v)
-        self.variance = np.clip(self.variance - v**2, 0.0, None)
-        self.picked.append(int(j))
-
-
-def _trend_root(surrogate: Surrogate, x: np.ndarray) -> np.ndarray:
-    """R (n × k) with ``R Rᵀ`` the trend's covariance at ``x`` in standardised units (k = 0
-    without a trend)."""
-    trend = surrogate.trend
-    if trend is None:
-        return np.zeros((len(x), 0))
-    w, v = np.linalg.eigh(trend.cov)
-    root = v * np.sqrt(np.clip(w, 0.0, None))
-    return trend.design(surrogate.coordinates(x)) @ root / surrogate.y_std
-
-
-def greedy_batch(conditioner: PosteriorConditioner, n: int) -> tuple[list[int], np.ndarray]:
-    """Greedy maximum-conditional-variance (joint-entropy) selection of ``n`` points.
-
-    Returns:
-        ``(indices in pick order, latent variance of each pick given the earlier picks)``.
-    """
-    picks: list[int] = []
-    var_at_pick = []
-    for _ in range(n):
-        score = conditioner.variance.copy()
-        score[picks] = -np.inf
-        j = int(np.argmax(score))
-        var_at_pick.append(float(conditioner.variance[j]))
-        conditioner.add(j)
-        picks.append(j)
-    return picks, np.asarray(var_at_pick)
+    @property
+    def pool_volume(self) -> np.ndarray:
+        """Cell volume of each pool point (Å³)."""
+        return cell_volume(self.pool_params)
 
 
 def suggest(
@@ -267,7 +136,6 @@ def suggest(
     check_lattice_features(surrogate, "suggest")
     say = progress or (lambda _msg: None)
     lo, hi = make_box(centre, lattice_range, fix_angles=fix_angles)
-    scale = surrogate.y_std * surrogate.sigma_scale
     if strategy == "random":
         params = random_points(lo, hi, n, seed)
         pool = np.zeros((0, 6))
@@ -291,12 +159,7 @@ def suggest(
             params = pool[picks]
     mean, std = surrogate.predict(params)
     # σ of each candidate given the candidates ranked above it (same rule for every strategy)
-    cond_c = PosteriorConditioner(surrogate, params)
-    var_prev = []
-    for j in range(len(params)):
-        var_prev.append(float(cond_c.variance[j]))
-        cond_c.add(j)
-    std_prev = np.sqrt(np.asarray(var_prev) + cond_c.noise) * scale
+    std_prev = std_given_previous(surrogate, params)
     return Suggestion(
         params=params,
         mean=mean,
@@ -323,14 +186,12 @@ def candidate_frame(sug: Suggestion, target: str, width: int = 3) -> pd.DataFram
     """
     import pandas as pd
 
-    from dkluq_cli.predict import output_columns
-
     cols = output_columns(target)
     base, unit = (target[:-3], "_eV") if target.endswith("_eV") else (target, "")
     df = pd.DataFrame(sug.params, columns=list(LATTICE_FEATURES))
     df.insert(0, "folder", [f"cand_{i + 1:0{width}d}" for i in range(len(df))])
     df.insert(0, "rank", np.arange(1, len(df) + 1))
-    df["volume"] = cell_volume(sug.params)
+    df["volume"] = sug.volume
     df[cols["mean"]] = sug.mean
     df[cols["std"]] = sug.std
     df[f"{base}_std_given_previous{unit}"] = sug.std_given_previous
@@ -387,7 +248,8 @@ def write_suggestion(
     Returns:
         The paths written (``candidates.csv`` first, then the POSCARs).
     """
-    from dkluq_cli.lattice import params_to_structure, write_poscar
+    from dkluq_cli.crystal import write_poscar
+    from dkluq_cli.lattice import params_to_structure
     from dkluq_cli.table import write_table
 
     width = max(3, len(str(len(sug.params))))

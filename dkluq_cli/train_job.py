@@ -16,15 +16,14 @@ import numpy as np
 
 from dkluq_cli.atomic import prepare_output_dir
 from dkluq_cli.config import TrainConfig
+from dkluq_cli.crystal import check_single_composition, reference_from_sidecar
 from dkluq_cli.errors import InputError, TableError
 from dkluq_cli.fit import Progress
 from dkluq_cli.runs import (
     CHECKPOINT,
     INTERRUPTED_NOTE,
-    check_single_composition,
     evaluate,
     load_checkpoint,
-    reference_from_sidecar,
     save_checkpoint,
     write_history,
     write_json,

@@ -131,3 +131,39 @@ def test_bad_options_are_one_line(invoke, model_dir, tmp_path):
     (busy / "f").write_text("x")
     r = invoke("eos", model_dir, "-o", busy)
     assert r.exit_code == 1 and "not empty" in plain(r.stderr)
+
+
+def test_eos_curves_and_band_for_the_figure():
+    """The figure's curves are computed by the core: the EOS refitted to a few samples and the
+    fit to the mean on a fine volume grid, and the samples' 95 % band."""
+    from dkluq_cli.eos import EosResult, eos_curves
+
+    v = np.linspace(50.0, 70.0, 21)
+    e = 0.05 * (v - 60.0) ** 2 - 40.0  # eV, minimum at 60 Å³
+    samples = e + np.random.default_rng(0).normal(0.0, 1e-3, (40, len(v)))
+    mean_fit, curve = fit_eos(v, e, "birch_murnaghan", 1.0)
+    res = EosResult(
+        eos="birch_murnaghan",
+        params=np.zeros((len(v), 6)),
+        scales=np.linspace(0.95, 1.05, len(v)),
+        volumes=v,
+        mean=e,
+        std=np.full(len(v), 1e-3),
+        samples=samples,
+        fits=[],
+        n_failed=0,
+        mean_fit=mean_fit,
+        reference_lattice=np.array([4.0, 4.0, 4.0, 90.0, 90.0, 90.0]),
+        curve=curve,
+    )
+    curves = eos_curves(res, n_curves=5)
+    vv = curves["volumes"]
+    assert vv.shape == (200,) and vv[0] == v[0] and vv[-1] == v[-1]
+    assert curves["samples"].shape == (5, 200)
+    np.testing.assert_allclose(curves["mean"], curve.func(vv))
+    # a Birch–Murnaghan curve through a parabola of 5 eV depth: within 2 % of that depth
+    assert np.abs(curves["mean"] - (0.05 * (vv - 60.0) ** 2 - 40.0)).max() < 0.1
+    assert np.abs(curves["samples"] - curves["mean"]).max() < 0.01
+    lo, hi = res.sample_band()
+    assert lo.shape == hi.shape == (len(v),) and (lo < e).all() and (e < hi).all()
+    assert eos_curves(EosResult(**{**res.__dict__, "curve": None}), n_curves=2)["mean"] is None

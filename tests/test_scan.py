@@ -1,4 +1,5 @@
-"""dkluq scan: lattice helpers, reference choice, grids, σ growth, the EOS minimum, CLI outputs."""
+"""dkluq scan: reference choice, grids, σ growth, the EOS minimum, CLI outputs (the lattice
+helpers are tests/test_lattice.py, the POSCAR reader tests/test_crystal.py)."""
 
 from __future__ import annotations
 
@@ -13,26 +14,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dkluq_cli.errors import DkluqError, InputError, ModelInputMismatchError
-from dkluq_cli.lattice import cell_volume, check_cell, parse_at, read_poscar, valid_cells
-from dkluq_cli.scan import (
-    check_scannable,
-    choose_reference,
-    grid_1d,
-    grid_2d,
-    grid_iso,
-    parse_pair,
-    predict_params,
-    run_scan,
-    summarise,
-)
+from dkluq_cli.errors import DkluqError, ModelInputMismatchError
+from dkluq_cli.frame import check_scannable
+from dkluq_cli.grids import grid_1d, grid_2d, grid_iso
+from dkluq_cli.lattice import parse_pair
+from dkluq_cli.reference import choose_reference
+from dkluq_cli.scan import predict_params, run_scan
+from dkluq_cli.scan_report import summarise
 from tests.conftest import REPO, SAMPLE, plain
+from tests.stub_model import POSCAR_TEXT
 
 LATTICE = ["a", "b", "c", "alpha", "beta", "gamma"]
-POSCAR_TEXT = (
-    "SrTiO3\n1.0\n3.95 0 0\n0 3.95 0\n0 0 3.95\nSr Ti O\n1 1 3\nDirect\n"
-    "0 0 0\n0.5 0.5 0.5\n0.5 0.5 0\n0.5 0 0.5\n0 0.5 0.5\n"
-)
 
 
 @pytest.fixture(scope="module")
@@ -66,71 +58,6 @@ def oracle_cubic_minimum() -> float:
     c2, c1, _ = np.polyfit(a[sl], e[sl], 2)
     assert c2 > 0
     return float(-c1 / (2 * c2))
-
-
-# ----------------------------------------------------------------------------- lattice
-
-
-def test_cell_volume_matches_pymatgen():
-    from pymatgen.core import Lattice
-
-    rng = np.random.default_rng(0)
-    params = np.column_stack([rng.uniform(3, 5, (50, 3)), rng.uniform(70, 110, (50, 3))])
-    vol = cell_volume(params)
-    expected = [Lattice.from_parameters(*p).volume for p in params]
-    np.testing.assert_allclose(vol, expected, rtol=1e-10)
-    assert cell_volume(np.array([[2.0, 2.0, 2.0, 90, 90, 90]]))[0] == pytest.approx(8.0)
-
-
-def test_impossible_angles_are_invalid_not_errors():
-    params = np.array(
-        [
-            [4, 4, 4, 90, 90, 90],
-            [4, 4, 4, 108, 108, 108],  # 1.2 × 90 on all three: still a real cell
-            [4, 4, 4, 170, 170, 90],  # α + β fine but no real volume
-            [4, 4, 4, 120, 120, 120],  # flat cell (volume 0)
-            [4, 4, 4, 180, 90, 90],
-            [4, -1, 4, 90, 90, 90],
-        ],
-        dtype=float,
-    )
-    assert valid_cells(params).tolist() == [True, True, False, False, False, False]
-    vol = cell_volume(params)
-    assert np.isfinite(vol[:2]).all() and np.isnan(vol[2:]).all()
-    with pytest.raises(DkluqError, match="no real cell"):
-        check_cell(params[2], "--at")
-
-
-def test_parse_at():
-    assert parse_at("a=3.914, alpha=90") == {"a": 3.914, "alpha": 90.0}
-    assert parse_at("A=4,γ=91") == {"a": 4.0, "gamma": 91.0}
-    for bad, needle in [
-        ("", "empty"),
-        ("a3.9", "NAME=VALUE"),
-        ("alpah=90", "did you mean 'alpha'"),
-        ("a=x", "not a number"),
-        ("a=nan", "not finite"),
-        ("a=3.9,a=4", "twice"),
-        ("a=-1", "> 0"),
-        ("alpha=1.57e3", "between 0 and 180"),
-    ]:
-        with pytest.raises(DkluqError) as exc:
-            parse_at(bad)
-        text = exc.value.message + " " + (exc.value.hint or "")
-        assert needle in text, (bad, text)
-
-
-def test_read_poscar(tmp_path):
-    poscar = tmp_path / "POSCAR"
-    poscar.write_text(POSCAR_TEXT)
-    ref = read_poscar(poscar)
-    assert ref["lattice"] == pytest.approx([3.95, 3.95, 3.95, 90, 90, 90])
-    assert ref["formula"] == "SrTiO3" and len(ref["species"]) == 5
-    (tmp_path / "junk").write_text("not a poscar\n")
-    with pytest.raises(InputError, match="POSCAR"):
-        read_poscar(tmp_path / "junk")
-    with pytest.raises(InputError, match="does not exist"):
-        read_poscar(tmp_path / "missing")
 
 
 # ----------------------------------------------------------------------------- grids, reference

@@ -135,7 +135,7 @@ def test_batch_is_more_diverse_than_max_std(surrogate):
 
 def test_conditioning_is_exact(surrogate):
     """The rank-one updates equal the dense Gaussian conditioning of the joint posterior."""
-    from dkluq_cli.suggest import PosteriorConditioner
+    from dkluq_cli.conditioning import PosteriorConditioner
 
     rng = np.random.default_rng(0)
     x = P_REF * rng.uniform(0.9, 1.1, (40, 6))

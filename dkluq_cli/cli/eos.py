@@ -59,31 +59,46 @@ def eos_cmd(
 ) -> None:
     """Fit an EOS to posterior samples along the isotropic line: a0, V0, B0, E0 with σ and 95 % CI."""
     from dkluq_cli.atomic import prepare_output_dir
-    from dkluq_cli.eos import QUANTITIES, UNITS, eos_analysis, pymatgen_eos_name, write_eos
-    from dkluq_cli.lattice import open_lattice_model
+    from dkluq_cli.eos import (
+        QUANTITIES,
+        UNITS,
+        eos_analysis,
+        eos_curves,
+        pymatgen_eos_name,
+        write_eos,
+    )
+    from dkluq_cli.frame import load_lattice_model
+    from dkluq_cli.grids import check_lattice_range
+    from dkluq_cli.reference import choose_reference
 
     pymatgen_eos_name(eos)
-    surrogate, ref, centre, source = open_lattice_model(model, device.value, reference, "eos")
-    crystal = ref or surrogate.reference
-    n_atoms = len(crystal["species"]) if crystal and crystal.get("species") else None
+    check_lattice_range(lattice_range)
+    surrogate = load_lattice_model(model, device.value, "eos")
+    ref = choose_reference(surrogate, reference, match_composition=True, command="eos")
     out = prepare_output_dir(output, force=force)
     res = eos_analysis(
         surrogate,
-        centre,
+        ref.params,
         lattice_range=lattice_range,
         points=points,
         n_samples=samples,
         eos=eos,
         seed=seed,
-        n_atoms=n_atoms,
-        reference_source=source,
+        n_atoms=ref.n_atoms,
+        reference_source=ref.source,
     )
-    files = write_eos(res, out, plot=plot)
+    files = write_eos(res, out)
     stats = res.stats()
+    if plot:
+        from dkluq_cli.plots.eos import eos_plot
+
+        curves = eos_curves(res)
+        band = res.sample_band()
+        files.append(eos_plot(res.volumes, res.mean, band, curves, stats, res.eos, out / "eos.png"))
     console = err_console()
     console.print(
         f"{res.eos} fitted to {len(res.fits)} of {samples} joint posterior samples along "
-        f"{res.scales[0]:g}–{res.scales[-1]:g} × {source}"
+        f"{res.scales[0]:g}–{res.scales[-1]:g} × {ref.source}"
         + (f" ({res.n_failed} failed or had no minimum on the line)" if res.n_failed else "")
     )
     for q in QUANTITIES:

@@ -19,19 +19,17 @@ class Format(str, Enum):
 
 
 def _check_range(value: Optional[tuple[float, float]]) -> Optional[tuple[float, float]]:
-    if value is None:
-        return value
-    lo, hi = value
-    if not (lo > 0 and hi > 0):
-        raise typer.BadParameter(f"factors must be > 0, got {lo:g} {hi:g}")
-    if not lo < hi:
-        raise typer.BadParameter(f"LO must be smaller than HI, got {lo:g} {hi:g}")
+    from dkluq_cli.grids import lattice_range_problem
+
+    problem = None if value is None else lattice_range_problem(*value)
+    if problem:
+        raise typer.BadParameter(problem)
     return value
 
 
 def _check_pairs(values: Optional[list[str]]) -> Optional[list[str]]:
     from dkluq_cli.errors import DkluqError
-    from dkluq_cli.scan import parse_pair
+    from dkluq_cli.lattice import parse_pair
 
     for v in values or []:
         try:
@@ -111,23 +109,16 @@ def scan_cmd(
     whose path is the only line on stdout.
     """
     from dkluq_cli.atomic import prepare_output_dir
-    from dkluq_cli.device import resolve_device
-    from dkluq_cli.model.io import load_model
-    from dkluq_cli.scan import (
-        DEFAULT_PAIR,
-        check_scannable,
-        choose_reference,
-        parse_pair,
-        run_scan,
-        summarise,
-        write_scan,
-    )
+    from dkluq_cli.frame import load_lattice_model
+    from dkluq_cli.lattice import parse_pair
+    from dkluq_cli.reference import choose_reference
+    from dkluq_cli.scan import DEFAULT_PAIR, run_scan
+    from dkluq_cli.scan_report import summarise, write_scan
 
     stem = model.parent.name if model.name == "model.pt" else model.stem
     out_dir = output if output is not None else Path(f"scan_{stem}")
     pairs = [parse_pair(p) for p in pair] if pair else [DEFAULT_PAIR]
-    surrogate = load_model(model, resolve_device(device.value))
-    check_scannable(surrogate)
+    surrogate = load_lattice_model(model, device.value, "scan")
     ref = choose_reference(surrogate, reference, at)
     prepare_output_dir(out_dir, force=force)
     result = run_scan(
@@ -139,8 +130,13 @@ def scan_cmd(
         pairs=pairs,
         batch_size=batch_size,
     )
-    write_scan(result, out_dir, fmt.value, plots=plots)
-    _print_summary(summarise(result))
+    write_scan(result, out_dir)
+    summary = summarise(result)
+    if plots:
+        from dkluq_cli.plots.scan import scan_figures
+
+        scan_figures(result, summary["iso_minimum"], out_dir, fmt.value)
+    _print_summary(summary)
     echo_result(str(out_dir))
 
 

@@ -65,24 +65,28 @@ def suggest_cmd(
     """Propose the next N structures for DFT: POSCAR folders plus candidates.csv."""
     from dkluq_cli.atomic import prepare_output_dir
     from dkluq_cli.errors import DkluqError
-    from dkluq_cli.lattice import open_lattice_model, require_structure_reference
+    from dkluq_cli.frame import load_lattice_model
+    from dkluq_cli.grids import check_lattice_range
+    from dkluq_cli.reference import choose_reference, require_atoms
     from dkluq_cli.suggest import STRATEGIES, suggest, summary, write_suggestion
 
     if strategy not in STRATEGIES:
         raise DkluqError(
             f"unknown --strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
         )
-    surrogate, ref, centre, source = open_lattice_model(model, device.value, reference, "suggest")
-    crystal = require_structure_reference(surrogate, ref)
+    check_lattice_range(lattice_range)
+    surrogate = load_lattice_model(model, device.value, "suggest")
+    ref = choose_reference(surrogate, reference, match_composition=True, command="suggest")
+    crystal = require_atoms(ref)
     out = prepare_output_dir(output, force=force)
     console = err_console()
     console.print(
-        f"box: {lattice_range[0]:g}–{lattice_range[1]:g} × {source} "
-        f"({', '.join(f'{v:.4g}' for v in centre)})"
+        f"box: {lattice_range[0]:g}–{lattice_range[1]:g} × {ref.source} "
+        f"({', '.join(f'{v:.4g}' for v in ref.params)})"
     )
     sug = suggest(
         surrogate,
-        centre,
+        ref.params,
         n,
         lattice_range=lattice_range,
         strategy=strategy,
@@ -114,4 +118,14 @@ def suggest_cmd(
     if plot:
         from dkluq_cli.plots.suggest import suggest_plot
 
-        echo_result(str(suggest_plot(sug, out / "suggest.png", unit=unit)))
+        figure = suggest_plot(
+            sug.volume,
+            sug.std,
+            sug.std_given_previous,
+            sug.pool_volume,
+            sug.pool_std,
+            sug.strategy,
+            out / "suggest.png",
+            unit=unit,
+        )
+        echo_result(str(figure))

@@ -8,61 +8,58 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from dkluq_cli.plots.train import _new_figure, _save
 
-if TYPE_CHECKING:
-    from dkluq_cli.eos import EosResult
 
-
-def eos_plot(res: EosResult, path: str | os.PathLike[str], n_curves: int = 30) -> Path:
+def eos_plot(
+    volumes: np.ndarray,
+    mean: np.ndarray,
+    band: tuple[np.ndarray, np.ndarray],
+    curves: dict[str, Any],
+    stats: dict[str, dict[str, Any]],
+    eos_name: str,
+    path: str | os.PathLike[str],
+) -> Path:
     """E(V): predictive mean, 95 % band of the joint posterior samples, a few fitted sample
     curves and the EOS fitted to the mean, with the 95 % interval of V0 shaded.
 
     Args:
-        res: The EOS analysis (volumes in Å³, energies in eV).
+        volumes: Cell volumes along the line (n,), Å³.
+        mean: Predictive mean energy (n,), eV.
+        band: Central 95 % of the posterior samples, ``(lo, hi)`` (n,) each, eV.
+        curves: ``{"volumes", "samples", "mean"}`` from :func:`dkluq_cli.eos.eos_curves`.
+        stats: ``{"a0", "V0", "B0", ...}`` with ``mean``, ``std``, ``ci95`` (Å, Å³, GPa).
+        eos_name: pymatgen's EOS name (``birch_murnaghan`` ...).
         path: Output image (``.png``, ``.svg`` or ``.pdf``).
-        n_curves: Number of per-sample EOS curves drawn.
 
     Returns:
         The path written.
     """
-    from pymatgen.analysis.eos import EOS
-
     fig, ax = _new_figure(6.4, 4.6)
-    v = res.volumes
-    vv = np.linspace(v.min(), v.max(), 200)
-    lo, hi = np.percentile(res.samples, [2.5, 97.5], axis=0)
-    ax.fill_between(v, lo, hi, color="tab:blue", alpha=0.25, label="95 % posterior band")
-    ax.plot(v, res.mean, "o", ms=3, color="tab:blue", label="posterior mean")
-    rng = np.random.default_rng(0)
-    shown = rng.choice(len(res.samples), size=min(n_curves, len(res.samples)), replace=False)
-    eos = EOS(eos_name=res.eos)
-    for k, i in enumerate(shown):
-        try:
-            curve = eos.fit(v, res.samples[i])
-        except Exception:  # noqa: BLE001 - a failed sample fit is simply not drawn
-            continue
+    ax.fill_between(volumes, *band, color="tab:blue", alpha=0.25, label="95 % posterior band")
+    ax.plot(volumes, mean, "o", ms=3, color="tab:blue", label="posterior mean")
+    vv = curves["volumes"]
+    for k, curve in enumerate(curves["samples"]):
         ax.plot(
             vv,
-            curve.func(vv),
+            curve,
             color="grey",
             lw=0.5,
             alpha=0.5,
             label="EOS fits to samples" if k == 0 else None,
         )
-    if res.curve is not None:
+    if curves["mean"] is not None:
         ax.plot(
             vv,
-            res.curve.func(vv),
+            curves["mean"],
             color="tab:red",
             lw=1.5,
-            label=f"{res.eos.replace('_', '-')} fit to the mean",
+            label=f"{eos_name.replace('_', '-')} fit to the mean",
         )
-    stats = res.stats()
     v_lo, v_hi = stats["V0"]["ci95"]
     ax.axvspan(v_lo, v_hi, color="tab:orange", alpha=0.2, label="95 % interval of V0")
     ax.set_xlabel("cell volume V (Å³)")

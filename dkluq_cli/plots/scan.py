@@ -2,8 +2,9 @@
 
 Same conventions as :mod:`dkluq_cli.plots.train`: :class:`matplotlib.figure.Figure` objects (no
 pyplot state), format from the path suffix (``.png``, ``.svg``, ``.pdf``), 150 dpi, atomic
-writes that replace an existing file, labelled axes with units. Each function takes a
-:class:`dkluq_cli.scan.ScanResult`.
+writes that replace an existing file, labelled axes with units. Each function takes the tables
+and numbers of a :class:`dkluq_cli.scan.ScanResult` (and the isotropic minimum computed by
+:func:`dkluq_cli.scan_report.iso_minimum`); nothing is recomputed here.
 
 Shading: the training range of each parameter (from the model's domain statistics) is shaded
 green on 1-D curves and outlined by a dashed rectangle on 2-D maps; the mean ± 2σ band is the
@@ -116,13 +117,14 @@ def plot_1d(result: ScanResult, path: str | os.PathLike[str]) -> Path:
     return _save(fig, path)
 
 
-def plot_iso(result: ScanResult, path: str | os.PathLike[str]) -> Path:
+def plot_iso(result: ScanResult, best: dict[str, Any] | None, path: str | os.PathLike[str]) -> Path:
     """The isotropic scan (a, b, c scaled together): mean ± 2σ and σ against a.
 
     The refined minimum (parabola through the lowest three points) is marked.
 
     Args:
         result: The scan.
+        best: Its isotropic minimum (``a`` in Å, ``energy`` in target units) or None.
         path: Output file.
 
     Returns:
@@ -130,8 +132,6 @@ def plot_iso(result: ScanResult, path: str | os.PathLike[str]) -> Path:
     """
     _format_of(Path(path))
     from matplotlib.figure import Figure
-
-    from dkluq_cli.scan import iso_minimum
 
     fig = Figure(figsize=(6.5, 6.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
@@ -157,7 +157,6 @@ def plot_iso(result: ScanResult, path: str | os.PathLike[str]) -> Path:
             )
     for ax in (top, bottom):
         ax.axvline(result.reference.params[0], color="0.4", lw=0.8, ls="--")
-    best = iso_minimum(result)
     if best is not None:
         top.plot(
             [best["a"]],
@@ -329,16 +328,28 @@ def plot_overview(result: ScanResult, path: str | os.PathLike[str]) -> Path:
 
 
 def scan_figures(
-    result: ScanResult, out_dir: str | os.PathLike[str], fmt: str = "png"
+    result: ScanResult,
+    best: dict[str, Any] | None,
+    out_dir: str | os.PathLike[str],
+    fmt: str = "png",
 ) -> list[Path]:
     """Write every scan figure into ``out_dir`` in format ``fmt``.
+
+    Args:
+        result: The scan.
+        best: Its isotropic minimum (:func:`dkluq_cli.scan_report.iso_minimum`) or None.
+        out_dir: Existing folder.
+        fmt: ``png``, ``svg`` or ``pdf``.
 
     Returns:
         ``scan_1d.<fmt>``, ``scan_iso.<fmt>``, ``scan_2d_<p>_<q>.<fmt>`` per map,
         ``scan_overview.<fmt>``.
     """
     out = Path(out_dir)
-    files = [plot_1d(result, out / f"scan_1d.{fmt}"), plot_iso(result, out / f"scan_iso.{fmt}")]
+    files = [
+        plot_1d(result, out / f"scan_1d.{fmt}"),
+        plot_iso(result, best, out / f"scan_iso.{fmt}"),
+    ]
     files += [
         plot_2d(result, pair, out / f"scan_2d_{pair[0]}_{pair[1]}.{fmt}") for pair in result.maps
     ]
