@@ -5,9 +5,8 @@ SrTiO3 sample (80/10/10 split, seed 0) and predicts on a grid of a/a0 × alpha/a
 [0.8, 1.2] × [0.8, 1.2] (a0 = 3.914 Å, alpha0 = 90°), every other parameter at the reference
 (b = c = 3.914 Å, beta = gamma = 90°). The training box (±10 %) is drawn on every panel.
 
-The grid and predictions come from ``dkluq_cli.scan`` (``scale_grid``, ``grid_2d``,
-``predict_params``: calibrated σ, exactly what ``dkluq scan`` reports); when that module is
-missing the same grid is built with ``numpy.meshgrid`` and ``Surrogate.predict`` is used.
+The grid comes from ``dkluq_cli.grids`` (``scale_grid``, ``grid_2d``) and the predictions from
+``dkluq_cli.scan.predict_params`` (calibrated σ, exactly what ``dkluq scan`` reports).
 
 Writes ``fig3.png`` (2 rows m = 10, 50 × 2 columns mean, σ), ``fig3_grid.csv`` (every grid
 point and prediction), ``fig3.json`` (σ inside vs outside the box) and ``fig3.md``.
@@ -49,30 +48,19 @@ def grid(
 
     Rows run over alpha slowest (row ``i·n + j``: alpha at ``rel[i]``, a at ``rel[j]``).
     """
-    try:
-        from dkluq_cli.scan import grid_2d, scale_grid
-    except ImportError:
-        grid_2d = None
-    if grid_2d is not None:
-        rel = scale_grid(lo, hi, points)
-        df = grid_2d(P0, ("a", "alpha"), rel)  # a slowest
-        params = df[["a", "b", "c", "alpha", "beta", "gamma"]].to_numpy(float)
-        order = np.arange(points * points).reshape(points, points).T.ravel()
-        return rel, rel, params[order]
-    rel = np.linspace(lo, hi, points)
-    ra, ral = np.meshgrid(rel, rel, indexing="xy")  # rows: alpha, columns: a
-    params = np.tile(P0, (ra.size, 1))
-    params[:, 0] = ra.ravel() * P0[0]
-    params[:, 3] = ral.ravel() * P0[3]
-    return rel, rel, params
+    from dkluq_cli.grids import grid_2d, scale_grid
+
+    rel = scale_grid(lo, hi, points)
+    df = grid_2d(P0, ("a", "alpha"), rel)  # a slowest
+    params = df[["a", "b", "c", "alpha", "beta", "gamma"]].to_numpy(float)
+    order = np.arange(points * points).reshape(points, points).T.ravel()
+    return rel, rel, params[order]
 
 
 def predict(sur: Any, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated mean and σ (eV) at lattice parameters (via ``dkluq_cli.scan`` when present)."""
-    try:
-        from dkluq_cli.scan import predict_params
-    except ImportError:
-        return sur.predict(params)
+    """Calibrated mean and σ (eV) at lattice parameters (``dkluq_cli.scan.predict_params``)."""
+    from dkluq_cli.scan import predict_params
+
     out = predict_params(sur, params)
     return out["mean"], out["std"]
 

@@ -58,7 +58,9 @@ def time_map(sur, n: int, batch_size: int, repeat: int) -> dict:
     """Best-of-``repeat`` wall time to build and predict an n × n (a, alpha) map."""
     import numpy as np
 
-    from dkluq_cli.scan import choose_reference, grid_2d, predict_params, scale_grid
+    from dkluq_cli.grids import grid_2d, scale_grid
+    from dkluq_cli.reference import choose_reference
+    from dkluq_cli.scan import predict_params
 
     ref = choose_reference(sur).params
     best = float("inf")

@@ -9,10 +9,7 @@ with ``torch.save`` and read back with ``weights_only=True`` (:mod:`dkluq_cli.ru
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from dkluq_cli.fit import DKLFit
+from typing import Any
 
 
 def copy_state(obj: Any, to_cpu: bool = False) -> Any:
@@ -38,8 +35,9 @@ def copy_state(obj: Any, to_cpu: bool = False) -> Any:
     return obj
 
 
-def snapshot(fit: DKLFit) -> dict[str, Any]:
-    """Everything needed to continue bit for bit from the end of the fit's current epoch."""
+def snapshot(fit: Any) -> dict[str, Any]:
+    """Everything needed to continue bit for bit from the end of the current epoch of ``fit``
+    (a :class:`dkluq_cli.fit.DKLFit`; typed loosely so this module does not import the fit)."""
     import torch
 
     return {
@@ -62,7 +60,7 @@ def snapshot(fit: DKLFit) -> dict[str, Any]:
     }
 
 
-def restore(fit: DKLFit, snap: dict[str, Any]) -> None:
+def restore(fit: Any, snap: dict[str, Any]) -> None:
     """Continue ``fit`` from a snapshot taken by :func:`snapshot`."""
     import torch
 

@@ -38,7 +38,7 @@ from dkluq_cli.frame import check_scannable, in_domain_flags, sigma_limit, train
 from dkluq_cli.grids import grid_1d, grid_2d, grid_iso, scale_grid
 from dkluq_cli.lattice import LENGTHS, cell_volume, valid_cells
 from dkluq_cli.predict import output_columns
-from dkluq_cli.reference import Reference, choose_reference
+from dkluq_cli.reference import Reference
 from dkluq_cli.table import LATTICE_COLUMNS
 
 if TYPE_CHECKING:
@@ -268,14 +268,4 @@ def _prediction_columns(target: str) -> dict[str, str]:
     return {"mean": cols["mean"], "std": cols["std"]}
 
 
-# choose_reference, grid_2d and scale_grid stay importable from here for the benchmarks
-__all__ = [
-    "DEFAULT_PAIR",
-    "ScanResult",
-    "choose_reference",
-    "feature_matrix",
-    "grid_2d",
-    "predict_params",
-    "run_scan",
-    "scale_grid",
-]
+__all__ = ["DEFAULT_PAIR", "ScanResult", "feature_matrix", "predict_params", "run_scan"]
