@@ -3,13 +3,23 @@
 A snapshot is taken at the end of every epoch: weights, optimiser and scheduler state, both random
 streams and the early-stopping bookkeeping. Restoring it and training on gives bit for bit what
 the uninterrupted run gives. The snapshot is a plain dict of tensors and numbers, so it is saved
-with ``torch.save`` and read back with ``weights_only=True`` (:mod:`dkluq_cli.runs`).
+with ``torch.save`` into the run directory and read back with ``weights_only=True``.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
+
+from dkluq_cli.atomic import atomic_write, write_text
+from dkluq_cli.errors import InputError, ModelFileError
+
+#: The resumable state of an interrupted run, in its run directory.
+CHECKPOINT = "checkpoint.pt"
+#: The note that tells a user how to resume.
+INTERRUPTED_NOTE = "INTERRUPTED.txt"
 
 
 def copy_state(obj: Any, to_cpu: bool = False) -> Any:
@@ -79,3 +89,46 @@ def restore(fit: Any, snap: dict[str, Any]) -> None:
     fit.best_state = snap["best_state"]
     fit.bad_epochs = int(snap["bad_epochs"])
     fit.elapsed = float(snap["elapsed"])
+
+
+def save_checkpoint(run_dir: Path, checkpoint: dict[str, Any], note: str) -> Path:
+    """Save an interrupted run's resumable state and a human-readable note."""
+    import torch
+
+    dest = run_dir / CHECKPOINT
+    with atomic_write(dest, force=True) as tmp:
+        torch.save(checkpoint, tmp)
+    write_text(run_dir / INTERRUPTED_NOTE, note.rstrip() + "\n", force=True)
+    return dest
+
+
+def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Read ``config.json``, ``splits.json`` and ``checkpoint.pt`` of an interrupted run.
+
+    Raises:
+        InputError: The folder is not an interrupted dkluq run.
+        ModelFileError: The checkpoint is unreadable or unsafe.
+    """
+    import pickle
+
+    import torch
+
+    run_dir = Path(run_dir)
+    for name in ("config.json", "splits.json", CHECKPOINT):
+        if not (run_dir / name).is_file():
+            raise InputError(
+                f"{run_dir} cannot be resumed: {name} is missing",
+                hint="--resume takes the folder of an interrupted dkluq train run",
+            )
+    try:
+        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        splits = json.loads((run_dir / "splits.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{run_dir}: config.json or splits.json is not valid JSON") from exc
+    try:
+        ckpt = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelFileError(f"refusing to load {run_dir / CHECKPOINT}: unsafe pickle") from exc
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise ModelFileError(f"checkpoint {run_dir / CHECKPOINT} is damaged") from exc
+    return config, splits, ckpt

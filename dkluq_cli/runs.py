@@ -4,7 +4,7 @@
 ``splits.json`` (row indices), ``history.csv`` (per epoch: loss, val RMSE, val NLL, seconds),
 ``metrics.json`` (train/val/test, calibrated and raw, uncertainty-toolbox names, with units),
 and the plots ``parity.png``, ``calibration.png``, ``history.png``, ``inducing.png``. An
-interrupted run also holds ``checkpoint.pt`` and ``INTERRUPTED.txt``.
+interrupted run also holds ``checkpoint.pt`` and ``INTERRUPTED.txt`` (:mod:`dkluq_cli.checkpoint`).
 """
 
 from __future__ import annotations
@@ -18,10 +18,6 @@ from typing import Any
 import numpy as np
 
 from dkluq_cli.atomic import atomic_write, write_text
-from dkluq_cli.errors import InputError, ModelFileError
-
-CHECKPOINT = "checkpoint.pt"
-INTERRUPTED_NOTE = "INTERRUPTED.txt"
 
 
 def default_run_dir(table: str | os.PathLike[str], root: str = "runs") -> Path:
@@ -98,46 +94,3 @@ def write_history(path: Path, history: list[dict[str, float]]) -> Path:
     with atomic_write(path, force=True) as tmp:
         df.to_csv(tmp, index=False, lineterminator="\n")
     return path
-
-
-def save_checkpoint(run_dir: Path, checkpoint: dict[str, Any], note: str) -> Path:
-    """Save an interrupted run's resumable state and a human-readable note."""
-    import torch
-
-    dest = run_dir / CHECKPOINT
-    with atomic_write(dest, force=True) as tmp:
-        torch.save(checkpoint, tmp)
-    write_text(run_dir / INTERRUPTED_NOTE, note.rstrip() + "\n", force=True)
-    return dest
-
-
-def load_checkpoint(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Read ``config.json``, ``splits.json`` and ``checkpoint.pt`` of an interrupted run.
-
-    Raises:
-        InputError: The folder is not an interrupted dkluq run.
-        ModelFileError: The checkpoint is unreadable or unsafe.
-    """
-    import pickle
-
-    import torch
-
-    run_dir = Path(run_dir)
-    for name in ("config.json", "splits.json", CHECKPOINT):
-        if not (run_dir / name).is_file():
-            raise InputError(
-                f"{run_dir} cannot be resumed: {name} is missing",
-                hint="--resume takes the folder of an interrupted dkluq train run",
-            )
-    try:
-        config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        splits = json.loads((run_dir / "splits.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{run_dir}: config.json or splits.json is not valid JSON") from exc
-    try:
-        ckpt = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise ModelFileError(f"refusing to load {run_dir / CHECKPOINT}: unsafe pickle") from exc
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise ModelFileError(f"checkpoint {run_dir / CHECKPOINT} is damaged") from exc
-    return config, splits, ckpt

@@ -15,19 +15,12 @@ from typing import Any
 import numpy as np
 
 from dkluq_cli.atomic import prepare_output_dir
+from dkluq_cli.checkpoint import CHECKPOINT, INTERRUPTED_NOTE, load_checkpoint, save_checkpoint
 from dkluq_cli.config import TrainConfig
 from dkluq_cli.crystal import check_single_composition, reference_from_sidecar
 from dkluq_cli.errors import InputError, TableError
 from dkluq_cli.fit import Progress
-from dkluq_cli.runs import (
-    CHECKPOINT,
-    INTERRUPTED_NOTE,
-    evaluate,
-    load_checkpoint,
-    save_checkpoint,
-    write_history,
-    write_json,
-)
+from dkluq_cli.runs import evaluate, write_history, write_json
 from dkluq_cli.splits import splits_from_dict
 from dkluq_cli.table import numeric_block, read_table, unit_of
 from dkluq_cli.training import TrainResult, train
