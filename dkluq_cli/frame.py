@@ -100,13 +100,10 @@ def load_lattice_model(model: str | os.PathLike[str], device: str, command: str)
 def feature_ranges(surrogate: Surrogate) -> dict[str, tuple[float, float]]:
     """``{feature: (min, max)}`` over the training rows (feature units); empty when the model
     stores no training domain."""
-    dom = surrogate.domain or {}
-    if not {"features", "min", "max"} <= set(dom):
+    dom = surrogate.domain
+    if dom is None:
         return {}
-    return {
-        str(f): (float(lo), float(hi))
-        for f, lo, hi in zip(dom["features"], dom["min"], dom["max"], strict=True)
-    }
+    return {f: (lo, hi) for f, lo, hi in zip(dom.features, dom.min, dom.max, strict=True)}
 
 
 def training_ranges(surrogate: Surrogate) -> dict[str, tuple[float, float]]:
@@ -131,8 +128,7 @@ def domain_centre(surrogate: Surrogate) -> dict[str, float]:
 
 def sigma_limit(surrogate: Surrogate) -> float | None:
     """The σ above which a prediction is out of domain (``std_q99``, target units), or None."""
-    dom = surrogate.domain or {}
-    return float(dom["std_q99"]) if "std_q99" in dom else None
+    return None if surrogate.domain is None else surrogate.domain.std_q99
 
 
 def in_domain_flags(surrogate: Surrogate, x: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -144,14 +140,22 @@ def in_domain_flags(surrogate: Surrogate, x: np.ndarray, std: np.ndarray) -> np.
         std: Calibrated predictive σ (n,), target units.
 
     Returns:
-        Boolean (n,); all True when the model stores no (complete) domain.
+        Boolean (n,); all True when the model stores no domain. Rows off the manifold the
+        model was trained on (``a ≠ b`` for a model of ``a = b = c`` cells, an angle other than
+        a constant training angle; :meth:`dkluq_cli.model.inputs.InputMap.deviation`) are out.
     """
+    from dkluq_cli.model.inputs import REL_TOL
     from dkluq_cli.uq.domain import in_domain
 
-    dom = surrogate.domain or {}
-    if not {"features", "min", "max", "std_q99"} <= set(dom):
+    dom = surrogate.domain
+    if dom is None:
         return np.ones(len(x), dtype=bool)
-    return in_domain(x, std, dom)
+    flags = in_domain(x, std, dom)
+    inputs = getattr(surrogate, "inputs", None)
+    if inputs is not None and not inputs.is_identity:
+        scale = np.maximum(np.abs(np.asarray(x, dtype=float)).max(axis=1), 1.0)
+        flags &= inputs.deviation(x) <= 10 * REL_TOL * scale
+    return flags
 
 
 def stored_crystal(surrogate: Surrogate) -> dict[str, Any] | None:

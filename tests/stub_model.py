@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from dkluq_cli.uq.domain import Domain
+
 LATTICE = ["a", "b", "c", "alpha", "beta", "gamma"]
 
 #: A cubic SrTiO3 POSCAR, a = 3.95 Å.
@@ -32,13 +34,16 @@ class StubSurrogate:
     feature_units: list[str] = field(default_factory=lambda: ["Å"] * 3 + ["deg"] * 3)
     target: str = "energy_eV"
     target_unit: str = "eV"
-    domain: dict[str, Any] = field(
-        default_factory=lambda: {
-            "features": list(LATTICE),
-            "min": [3.705] * 3 + [85.5] * 3,
-            "max": [4.095] * 3 + [94.5] * 3,
-            "std_q99": 0.05,
-        }
+    domain: Domain | None = field(
+        default_factory=lambda: Domain(
+            features=list(LATTICE),
+            min=[3.705] * 3 + [85.5] * 3,
+            max=[4.095] * 3 + [94.5] * 3,
+            mean=[3.9] * 3 + [90.0] * 3,
+            std_q99=0.05,
+            std_median=0.02,
+            n_train=100,
+        )
     )
     reference: dict[str, Any] | None = None
     record: StubRecord = field(default_factory=StubRecord)

@@ -21,6 +21,7 @@ from dkluq_cli.frame import (
     training_ranges,
 )
 from dkluq_cli.reference import DOMAIN_CENTRE_DESCRIPTION, choose_reference, require_atoms
+from dkluq_cli.uq.domain import Domain
 from tests.stub_model import LATTICE, POSCAR_TEXT, StubRecord, StubSurrogate
 
 STORED = {
@@ -44,16 +45,15 @@ def poscar(tmp_path):
 
 def test_ranges_centre_and_sigma_limit():
     sur = StubSurrogate()
-    sur.domain = {**sur.domain, "features": [*LATTICE, "volume"]}
-    sur.domain["min"] = [*sur.domain["min"], 50.0]
-    sur.domain["max"] = [*sur.domain["max"], 70.0]
+    dom = sur.domain
+    dom.features, dom.min, dom.max = [*LATTICE, "volume"], [*dom.min, 50.0], [*dom.max, 70.0]
     assert feature_ranges(sur)["volume"] == (50.0, 70.0)
     ranges = training_ranges(sur)
     assert list(ranges) == LATTICE and ranges["a"] == (3.705, 4.095)
     centre = domain_centre(sur)
     assert centre["a"] == pytest.approx(3.9) and centre["gamma"] == pytest.approx(90.0)
     assert sigma_limit(sur) == 0.05
-    bare = StubSurrogate(domain={})
+    bare = StubSurrogate(domain=None)
     assert feature_ranges(bare) == training_ranges(bare) == domain_centre(bare) == {}
     assert sigma_limit(bare) is None
 
@@ -64,8 +64,8 @@ def test_in_domain_flags():
     std = np.array([0.01, 0.01, 0.06])  # the last is above std_q99
     assert in_domain_flags(sur, x, std).tolist() == [True, False, False]
     # no stored domain (or an incomplete one): everything counts as in domain
-    for dom in ({}, {"features": LATTICE, "min": [0] * 6, "max": [1] * 6}):
-        flags = in_domain_flags(StubSurrogate(domain=dom), x, std)
+    for stored in ({}, {"features": LATTICE, "min": [0] * 6, "max": [1] * 6}):
+        flags = in_domain_flags(StubSurrogate(domain=Domain.from_dict(stored)), x, std)
         assert flags.dtype == bool and flags.all()
 
 
@@ -117,7 +117,7 @@ def test_at_overrides_and_completes():
     assert ref.params[2] == 4.0 and ref.params[5] == 91 and ref.params[0] == pytest.approx(3.9)
     assert ref.description.endswith("with --at c=4, gamma=91")
     full = choose_reference(
-        StubSurrogate(domain={}), at={k: 4.0 if len(k) == 1 else 90.0 for k in LATTICE}
+        StubSurrogate(domain=None), at={k: 4.0 if len(k) == 1 else 90.0 for k in LATTICE}
     )
     assert full.kind == "at" and full.description == "--at"
     with pytest.raises(DkluqError, match=r"reference \(with --at\): .*no real cell"):
@@ -126,11 +126,11 @@ def test_at_overrides_and_completes():
 
 def test_no_base_and_composition(poscar):
     with pytest.raises(DkluqError) as exc:
-        choose_reference(StubSurrogate(domain={}), at="a=3.9", command="scan")
+        choose_reference(StubSurrogate(domain=None), at="a=3.9", command="scan")
     assert "neither a reference" in exc.value.message and "b, c, alpha" in exc.value.message
     assert "--at" in exc.value.hint
     with pytest.raises(DkluqError) as exc:
-        choose_reference(StubSurrogate(domain={}), command="eos")
+        choose_reference(StubSurrogate(domain=None), command="eos")
     assert "dkluq eos has no reference" in exc.value.message and "--at" not in exc.value.hint
     other = StubSurrogate(record=StubRecord(formula="BaTiO3"))
     assert choose_reference(other, poscar).kind == "poscar"  # scan uses the lattice only

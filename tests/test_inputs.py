@@ -54,3 +54,16 @@ def test_a_tied_model_predicts_the_same_after_save_and_load(tmp_path, tiny_confi
     m1, s1 = sur.predict(x)
     m2, s2 = loaded.predict(x)
     assert np.array_equal(m1, m2) and np.array_equal(s1, s2)
+
+
+def test_rows_off_the_trained_manifold_are_out_of_domain(tiny_config):
+    from dkluq_cli.frame import in_domain_flags
+    from dkluq_cli.training import train
+
+    x, y = _eos_rows(9)
+    sur = train(x, y, tiny_config(epochs=2)).surrogate
+    probe = np.repeat(x[4:5], 3, axis=0)
+    probe[1, 1] += 0.02  # b off the a = b = c line
+    probe[2, 4] = 90.5  # beta off 90°
+    flags = in_domain_flags(sur, probe, np.zeros(3))
+    assert flags.tolist() == [True, False, False]

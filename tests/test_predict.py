@@ -86,5 +86,5 @@ def test_predict_frame_refuses_wrong_inputs():
     with pytest.raises(ModelInputMismatchError, match=r"different units .*a \(median 0\.39"):
         predict_frame(sur, nm, source="nm.csv")
     # no stored domain: no unit check, and every row counts as in domain
-    out = predict_frame(StubSurrogate(domain={}), nm)
+    out = predict_frame(StubSurrogate(domain=None), nm)
     assert out["in_domain"].all()

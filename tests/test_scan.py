@@ -99,7 +99,7 @@ def test_reference_choice(sur, tmp_path):
     dom = sur.domain
     centre = choose_reference(sur)
     assert centre.kind == "domain-centre"
-    expected = [(lo + hi) / 2 for lo, hi in zip(dom["min"], dom["max"], strict=True)]
+    expected = [(lo + hi) / 2 for lo, hi in zip(dom.min, dom.max, strict=True)]
     np.testing.assert_allclose(centre.params, expected)
     at = choose_reference(sur, at="a=4.0,alpha=88")
     assert at.params[0] == 4.0 and at.params[3] == 88 and at.params[1] == centre.params[1]
@@ -117,7 +117,7 @@ def test_reference_choice(sur, tmp_path):
     with pytest.raises(DkluqError, match="no real cell"):
         choose_reference(sur, at="alpha=170,beta=170,gamma=90")
     with pytest.raises(DkluqError, match="neither a reference"):
-        choose_reference(SimpleNamespace(reference=None, domain={}), at="a=3.9")
+        choose_reference(SimpleNamespace(reference=None, domain=None), at="a=3.9")
 
 
 # ----------------------------------------------------------------------------- the checks

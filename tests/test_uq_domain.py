@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dkluq_cli.errors import TableError
-from dkluq_cli.uq.domain import domain_stats, in_domain
+from dkluq_cli.uq.domain import Domain, domain_stats, in_domain
 
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]
 
@@ -35,26 +35,26 @@ def train():
 def test_stats_are_plain_python(train):
     X, std = train
     st = domain_stats(X, FEATURES, std)
-    assert st["features"] == FEATURES
+    assert st.features == FEATURES
     for key in ("min", "max", "mean"):
-        assert isinstance(st[key], list)
-        assert len(st[key]) == 6
-        assert all(type(v) is float for v in st[key])
-    assert type(st["std_q99"]) is float
-    assert type(st["std_median"]) is float
-    assert st["min"][0] == pytest.approx(X[:, 0].min())
-    assert st["std_q99"] == pytest.approx(np.percentile(std, 99))
-    assert st["std_median"] == pytest.approx(np.median(std))
-    assert json.loads(json.dumps(st)) == st
+        assert isinstance(getattr(st, key), list)
+        assert len(getattr(st, key)) == 6
+        assert all(type(v) is float for v in getattr(st, key))
+    assert type(st.std_q99) is float
+    assert type(st.std_median) is float
+    assert st.min[0] == pytest.approx(X[:, 0].min())
+    assert st.std_q99 == pytest.approx(np.percentile(std, 99))
+    assert st.std_median == pytest.approx(np.median(std))
+    assert json.loads(json.dumps(st.to_dict())) == st.to_dict()
 
 
 def test_stats_survive_torch_weights_only(train):
     torch = pytest.importorskip("torch")
     st = domain_stats(*train[:1], FEATURES, train[1])
     buf = io.BytesIO()
-    torch.save({"domain": st}, buf)
+    torch.save({"domain": st.to_dict()}, buf)
     buf.seek(0)
-    assert torch.load(buf, weights_only=True)["domain"] == st
+    assert Domain.from_dict(torch.load(buf, weights_only=True)["domain"]) == st
 
 
 def test_training_points_in_domain_except_high_sigma(train):
@@ -64,18 +64,18 @@ def test_training_points_in_domain_except_high_sigma(train):
     assert flags.dtype == bool
     assert flags.shape == (200,)
     # only the points above the 99th percentile of σ are flagged (2 of 200)
-    assert (~flags).sum() == (std > st["std_q99"]).sum() == 2
+    assert (~flags).sum() == (std > st.std_q99).sum() == 2
     assert in_domain(X, None, st).all()
 
 
 def test_outside_range_and_tolerance(train):
     X, std = train
     st = domain_stats(X, FEATURES, std)
-    low_std = np.full(3, st["std_median"])
+    low_std = np.full(3, st.std_median)
     probe = np.tile(X[:1], (3, 1))
-    probe[0, 0] = st["max"][0] * (1 + 1e-12)  # round-off: still inside
-    probe[1, 3] = st["min"][3] - 0.5  # alpha below range
-    probe[2, 5] = st["max"][5] + 1.0  # gamma above range
+    probe[0, 0] = st.max[0] * (1 + 1e-12)  # round-off: still inside
+    probe[1, 3] = st.min[3] - 0.5  # alpha below range
+    probe[2, 5] = st.max[5] + 1.0  # gamma above range
     assert in_domain(probe, low_std, st).tolist() == [True, False, False]
     # the feature ranges alone (no σ) flag the same rows
     assert in_domain(probe, None, st).tolist() == [True, False, False]
@@ -84,8 +84,8 @@ def test_outside_range_and_tolerance(train):
 def test_high_sigma_out_of_domain(train):
     X, std = train
     st = domain_stats(X, FEATURES, std)
-    assert not in_domain(X[:1], [st["std_q99"] * 1.01], st)[0]
-    assert in_domain(X[:1], [st["std_q99"]], st)[0]
+    assert not in_domain(X[:1], [st.std_q99 * 1.01], st)[0]
+    assert in_domain(X[:1], [st.std_q99], st)[0]
 
 
 def test_dataframe_columns_reordered(train):

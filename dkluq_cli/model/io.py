@@ -34,6 +34,7 @@ from dkluq_cli.model.record import TrainingRecord
 from dkluq_cli.model.surrogate import Surrogate
 from dkluq_cli.model.trend import PolynomialTrend
 from dkluq_cli.model.truncation import TruncationBand
+from dkluq_cli.uq.domain import Domain
 
 FORMAT_VERSION = 3
 """Bumped whenever a key's meaning changes; files this dkluq cannot read are refused with a hint.
@@ -101,7 +102,7 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "head": surrogate.head.kind,
         "state": surrogate.head.state(),
         "sigma_scale": float(surrogate.sigma_scale),
-        "domain": _plain(surrogate.domain),
+        "domain": surrogate.domain.to_dict() if surrogate.domain is not None else None,
         "reference": _plain(surrogate.reference),
         "record": _plain(surrogate.record.to_dict()),
     }
@@ -239,7 +240,7 @@ def _surrogate(data: dict[str, Any], head: Any, config: dict[str, Any]) -> Surro
         inputs=InputMap.from_dict(data["inputs"]) if data.get("inputs") else None,
         truncation=TruncationBand.from_dict(data["truncation"]) if data.get("truncation") else None,
         sigma_scale=float(data["sigma_scale"]),
-        domain=dict(data.get("domain") or {}),
+        domain=Domain.from_dict(data.get("domain")),
         config=config,
         reference=data.get("reference"),
         record=TrainingRecord.from_dict(data.get("record", data.get("extra"))),

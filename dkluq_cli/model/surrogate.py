@@ -21,6 +21,7 @@ from dkluq_cli.model.inputs import InputMap
 from dkluq_cli.model.record import TrainingRecord
 from dkluq_cli.model.trend import PolynomialTrend
 from dkluq_cli.model.truncation import TruncationBand
+from dkluq_cli.uq.domain import Domain
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Surrogate:
         trend: Polynomial trend the GP models the residual of (degree 0: the constant
             ``y_mean`` with no variance, the paper's ``ConstantMean`` model).
         sigma_scale: Calibration factor applied to the predictive σ (fitted on validation).
-        domain: Training-domain statistics (see :mod:`dkluq_cli.uq.domain`).
+        domain: Training-domain statistics (:class:`~dkluq_cli.uq.domain.Domain`), or None.
         config: The training configuration.
         reference: Reference crystal (species, fractional coordinates, lattice) or None.
         record: Provenance of the training run (table, formula, best epoch...).
@@ -62,7 +63,7 @@ class Surrogate:
     y_std: float
     trend: PolynomialTrend
     sigma_scale: float = 1.0
-    domain: dict[str, Any] = field(default_factory=dict)
+    domain: Domain | None = None
     config: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, Any] | None = None
     record: TrainingRecord = field(default_factory=TrainingRecord)

@@ -2,13 +2,15 @@
 
 A prediction is *in domain* when every feature lies inside the range seen in training and the
 predictive standard deviation is no larger than the 99th percentile of the standard deviations
-the model gives on its own training points. The statistics are stored in ``model.pt`` as plain
-Python lists, floats and strings, so ``torch.load(weights_only=True)`` and JSON can read them.
+the model gives on its own training points. The statistics are a :class:`Domain`, stored in
+``model.pt`` through :meth:`Domain.to_dict` as plain lists, floats and strings, so
+``torch.load(weights_only=True)`` and JSON can read them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,49 @@ from dkluq_cli.errors import TableError
 
 #: Relative tolerance on the feature range checks (absorbs round-trips through CSV).
 RANGE_RTOL = 1e-9
+
+
+@dataclass
+class Domain:
+    """The training domain of a model.
+
+    Attributes:
+        features: Feature names, in column order.
+        min: Per-feature minimum over the training rows (feature units).
+        max: Per-feature maximum (feature units).
+        mean: Per-feature mean (feature units).
+        std_q99: 99th percentile of the calibrated σ on the training rows (target units).
+        std_median: Median of that σ (target units).
+        n_train: Number of training rows.
+    """
+
+    features: list[str]
+    min: list[float]
+    max: list[float]
+    mean: list[float]
+    std_q99: float
+    std_median: float
+    n_train: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists and numbers (for the model file)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Domain | None:
+        """Read a stored domain; None for a file without a complete one."""
+        if not data or not {"features", "min", "max", "std_q99"} <= set(data):
+            return None
+        n = len(data["features"])
+        return cls(
+            features=[str(f) for f in data["features"]],
+            min=[float(v) for v in data["min"]],
+            max=[float(v) for v in data["max"]],
+            mean=[float(v) for v in data.get("mean", [float("nan")] * n)],
+            std_q99=float(data["std_q99"]),
+            std_median=float(data.get("std_median", data["std_q99"])),
+            n_train=int(data.get("n_train", 0)),
+        )
 
 
 def _as_matrix(X: Any, features: Sequence[str], name: str = "X") -> np.ndarray:
@@ -40,7 +85,7 @@ def _as_matrix(X: Any, features: Sequence[str], name: str = "X") -> np.ndarray:
 
 def domain_stats(
     X_train: np.ndarray, feature_names: Sequence[str], std_train: np.ndarray
-) -> dict[str, Any]:
+) -> Domain:
     """Summarise the training inputs and training-set predictive σ for the domain check.
 
     Args:
@@ -51,9 +96,7 @@ def domain_stats(
             (n,), target unit (eV).
 
     Returns:
-        A dict of plain Python values: ``features`` (list of str), per-feature ``min``, ``max``
-        and ``mean`` (lists of float, feature units), ``std_q99`` and ``std_median`` (float,
-        target unit: the 99th percentile and median of ``std_train``) and ``n_train`` (int).
+        The :class:`Domain` (plain Python floats and lists).
 
     Raises:
         TableError: Shapes do not match, there are no rows, or a value is non-finite.
@@ -67,26 +110,26 @@ def domain_stats(
         raise TableError(f"std_train has {std.shape[0]} values but X_train has {X.shape[0]} rows")
     if not np.isfinite(std).all():
         raise TableError("std_train holds non-finite values")
-    return {
-        "features": features,
-        "min": [float(v) for v in X.min(axis=0)],
-        "max": [float(v) for v in X.max(axis=0)],
-        "mean": [float(v) for v in X.mean(axis=0)],
-        "std_q99": float(np.percentile(std, 99)),
-        "std_median": float(np.median(std)),
-        "n_train": int(X.shape[0]),
-    }
+    return Domain(
+        features=features,
+        min=[float(v) for v in X.min(axis=0)],
+        max=[float(v) for v in X.max(axis=0)],
+        mean=[float(v) for v in X.mean(axis=0)],
+        std_q99=float(np.percentile(std, 99)),
+        std_median=float(np.median(std)),
+        n_train=int(X.shape[0]),
+    )
 
 
-def _inside(values: np.ndarray, stats: dict[str, Any]) -> np.ndarray:
+def _inside(values: np.ndarray, stats: Domain) -> np.ndarray:
     """Boolean (n, d) array: is each value inside its feature's training range (with tol)."""
-    lo = np.asarray(stats["min"], dtype=float)
-    hi = np.asarray(stats["max"], dtype=float)
+    lo = np.asarray(stats.min, dtype=float)
+    hi = np.asarray(stats.max, dtype=float)
     tol = RANGE_RTOL * np.maximum(np.maximum(np.abs(lo), np.abs(hi)), hi - lo)
     return (values >= lo - tol) & (values <= hi + tol)
 
 
-def in_domain(X: np.ndarray, std: np.ndarray | None, stats: dict[str, Any]) -> np.ndarray:
+def in_domain(X: np.ndarray, std: np.ndarray | None, stats: Domain) -> np.ndarray:
     """Flag predictions made inside the model's training domain.
 
     A row is in domain when every feature is within [min, max] of the training data (relative
@@ -97,7 +140,7 @@ def in_domain(X: np.ndarray, std: np.ndarray | None, stats: dict[str, Any]) -> n
         std: Predictive standard deviations, shape (n,), target unit (eV); ``None`` checks the
             feature ranges only. Compare like with like: if ``std_q99`` was computed from
             uncalibrated σ, pass uncalibrated σ here.
-        stats: The dict from :func:`domain_stats`.
+        stats: The :class:`Domain` from :func:`domain_stats`.
 
     Returns:
         Boolean array of shape (n,).
@@ -105,8 +148,7 @@ def in_domain(X: np.ndarray, std: np.ndarray | None, stats: dict[str, Any]) -> n
     Raises:
         TableError: ``X`` or ``std`` has the wrong shape or non-finite values.
     """
-    features = stats["features"]
-    arr = _as_matrix(X, features)
+    arr = _as_matrix(X, stats.features)
     ok = _inside(arr, stats).all(axis=1)
     if std is not None:
         s = np.asarray(std, dtype=float).reshape(-1)
@@ -114,5 +156,5 @@ def in_domain(X: np.ndarray, std: np.ndarray | None, stats: dict[str, Any]) -> n
             raise TableError(f"std has {s.shape[0]} values but X has {arr.shape[0]} rows")
         if np.isnan(s).any():
             raise TableError("std holds NaN values")
-        ok &= s <= float(stats["std_q99"])
+        ok &= s <= stats.std_q99
     return ok
