@@ -1,0 +1,114 @@
+"""The exact GP head and the small-table surrogate built on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dkluq_cli.model.exact import ExactHead, fit_exact, select_degree
+from dkluq_cli.model.exact_surrogate import ExactSurrogate
+from dkluq_cli.symmetry import PointGroup, cubic_perovskite
+from tests.conftest import SAMPLE, sample_xy
+
+A0 = 3.914
+
+
+@pytest.fixture(scope="module")
+def cubic() -> PointGroup:
+    return PointGroup.from_structure(cubic_perovskite(A0))
+
+
+@pytest.fixture(scope="module")
+def sym_model(cubic) -> ExactSurrogate:
+    x, y = sample_xy(40)
+    return ExactSurrogate.fit(x, y, group=cubic, degrees=4, restarts=0)
+
+
+def _eos_rows(k: int) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
+    df = pd.read_csv(SAMPLE / "srtio3_cubic.csv")
+    idx = np.round(np.linspace(5, 55, k)).astype(int)
+    return df[["a", "b", "c", "alpha", "beta", "gamma"]].to_numpy()[idx], df[
+        "energy_eV"
+    ].to_numpy()[idx]
+
+
+def test_symmetric_images_get_identical_mean_and_sigma(sym_model, cubic):
+    cell = np.array([[4.05, 3.70, 3.95, 84.0, 97.0, 93.0]])
+    images = cubic.distinct_images(cell)[0]
+    assert len(images) == 24
+    mean, std = sym_model.predict(images)
+    np.testing.assert_allclose(mean, mean[0], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(std, std[0], rtol=1e-9)
+
+
+def test_without_the_group_images_differ():
+    x, y = sample_xy(40)
+    plain = ExactSurrogate.fit(x, y, degrees=2, restarts=0, inflate=False)
+    cell = np.array([[4.05, 3.70, 3.95, 84.0, 97.0, 93.0], [3.70, 4.05, 3.95, 97.0, 84.0, 93.0]])
+    mean, _ = plain.predict(cell)
+    assert abs(mean[0] - mean[1]) > 1e-6
+
+
+def test_closed_form_loo_equals_refits_without_each_row():
+    rng = np.random.default_rng(1)
+    u = rng.uniform(-1, 1, size=(12, 2))
+    y = np.sin(2 * u[:, 0]) + u[:, 1] ** 2
+    y = (y - y.mean()) / y.std()
+    head = fit_exact(u, y, degrees=2, restarts=0)
+    mean, std = head.loo()
+    for i in range(len(u)):
+        sub = head.condition(np.delete(np.arange(len(u)), i))
+        m, v = sub.predict(u[i : i + 1])
+        assert mean[i] == pytest.approx(m[0], abs=1e-8)
+        assert std[i] == pytest.approx(np.sqrt(v[0] + sub.noise_variance()), rel=1e-6)
+
+
+def test_state_round_trip_and_determinism(sym_model, cubic):
+    x, y = sample_xy(40)
+    probe = np.array([[3.9, 4.0, 3.8, 88.0, 91.0, 95.0], [4.5, 3.4, 4.4, 80.0, 100.0, 99.0]])
+    again = ExactSurrogate.from_state(sym_model.state())
+    for a, b in zip(again.predict(probe), sym_model.predict(probe), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10)
+    refit = ExactSurrogate.fit(x, y, group=cubic, degrees=4, restarts=0)
+    np.testing.assert_allclose(refit.predict(probe)[1], sym_model.predict(probe)[1], rtol=1e-10)
+    head = ExactHead.from_state(sym_model.head.state())
+    assert head.kind == "exact" and head.dtype == torch.float64
+
+
+def test_sigma_grows_beyond_the_training_box(sym_model):
+    inside = np.array([[3.914, 3.95, 3.9, 90.0, 91.0, 89.0]])
+    steps = [inside * np.array([f, 1, 1, 1, 1, 1]) for f in (1.0, 1.15, 1.3)]
+    stds = [sym_model.predict(s)[1][0] for s in steps]
+    assert stds[0] < stds[1] < stds[2]
+    assert sym_model.predict_parts(steps[2])["distance"][0] > 0
+
+
+def test_a_seven_row_eos_table_trains_with_defaults():
+    x, y = _eos_rows(7)
+    model = ExactSurrogate.fit(x, y)
+    a = np.linspace(x[:, 0].min(), x[:, 0].max(), 201)
+    grid = np.column_stack([a, a, a, np.full((201, 3), 90.0)])
+    mean, std = model.predict(grid)
+    assert np.all(np.isfinite(mean)) and np.all(std > 0)
+    assert abs(a[np.argmin(mean)] - 3.94) < 0.02
+    draws = model.sample(grid, 200, seed=0)
+    assert draws.shape == (200, 201)
+    assert 3.90 < np.median(a[np.argmin(draws, axis=1)]) < 3.98
+
+
+def test_five_rows_are_enough():
+    x, y = _eos_rows(5)
+    mean, std = ExactSurrogate.fit(x, y, degrees=(2, 3)).predict(x)
+    assert np.max(np.abs(mean - y)) < 0.05 and np.all(std > 0)
+
+
+def test_select_degree_prefers_the_largest_indistinguishable_candidate():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=50)
+    flat = [base + 1.0, base, base + 0.001 * rng.normal(size=50)]
+    assert select_degree(flat) == 2
+    worse = [base + 1.0, base, base + 0.5]
+    assert select_degree(worse) == 1
