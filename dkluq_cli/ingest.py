@@ -4,7 +4,9 @@ Outputs for ``-o table.csv``: ``table.csv`` (or ``.parquet``; see
 :data:`dkluq_cli.vasp.result.ROW_COLUMNS`: lengths in Å, angles in degrees, volume in Å³,
 energies in eV and eV/atom), ``table.extxyz`` (the final structure of each accepted run, with
 ``run`` in each frame's info) and ``table.rejected.csv`` (``run, source, category, reason``).
-Rows are sorted by ``run`` so re-running over the same tree gives byte-identical files.
+With ``update``, also ``table.ingest.jsonl.gz`` (:mod:`dkluq_cli.vasp.cache`), from which the
+next ``--update`` reuses every run whose files did not change. Rows are sorted by ``run``, so
+re-running over the same tree, reusing runs or not, on any scheduler, gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -14,17 +16,25 @@ import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from dkluq_cli.atomic import atomic_write, check_writable
 from dkluq_cli.errors import DkluqError, InputError
-from dkluq_cli.vasp.result import ENERGY_KINDS, ROW_COLUMNS, RunResult
-from dkluq_cli.vasp.walk import ProgressFn, discover, read_runs
+from dkluq_cli.vasp.cache import header, read_sidecar, sidecar_path, write_sidecar
+from dkluq_cli.vasp.dispatch import ProgressFn, ReadSettings, ReadStats, read_tree
+from dkluq_cli.vasp.executors import check_scheduler
+from dkluq_cli.vasp.result import ENERGY_KINDS, ROW_COLUMNS
+from dkluq_cli.vasp.store import ResultStore
+from dkluq_cli.vasp.walk import discover
 
 logger = logging.getLogger(__name__)
 
 REJECTED_COLUMNS: tuple[str, ...] = ("run", "source", "category", "reason")
+CSV_CHUNK_ROWS = 50_000
+"""Rows formatted at a time when writing a CSV table (memory stays flat in the rows)."""
 
 
 class NothingAcceptedError(DkluqError):
@@ -33,67 +43,115 @@ class NothingAcceptedError(DkluqError):
 
 @dataclass
 class OutputPaths:
-    """The three files ingest writes."""
+    """The files ingest writes (``sidecar`` only with ``--update``)."""
 
     table: Path
     extxyz: Path
     rejected: Path
+    sidecar: Path | None = None
 
 
-def output_paths(output: str | os.PathLike[str]) -> OutputPaths:
-    """Derive the sidecar names from the table name.
+def output_paths(output: str | os.PathLike[str], *, update: bool = False) -> OutputPaths:
+    """Derive the other names from the table name.
 
     Args:
         output: ``table.csv`` or ``table.parquet``.
+        update: Also name the ``--update`` sidecar.
 
     Returns:
-        ``table.csv``, ``table.extxyz`` and ``table.rejected.csv`` (same folder).
+        ``table.csv``, ``table.extxyz``, ``table.rejected.csv`` (and ``table.ingest.jsonl.gz``).
     """
     table = Path(output)
     return OutputPaths(
-        table, table.with_suffix(".extxyz"), table.with_name(f"{table.stem}.rejected.csv")
+        table,
+        table.with_suffix(".extxyz"),
+        table.with_name(f"{table.stem}.rejected.csv"),
+        sidecar_path(table) if update else None,
     )
 
 
-def check_outputs(output: str | os.PathLike[str], *, force: bool = False) -> OutputPaths:
-    """Check all three outputs can be written, before any parsing.
+def check_outputs(
+    output: str | os.PathLike[str], *, force: bool = False, update: bool = False
+) -> OutputPaths:
+    """Check all outputs can be written, before any parsing (``update`` may replace them).
 
     Raises:
-        OutputError: One exists (without ``force``) or the folder is not writable.
+        OutputError: One exists (without ``force`` or ``update``) or the folder is not writable.
     """
-    paths = output_paths(output)
-    for p in (paths.table, paths.extxyz, paths.rejected):
-        check_writable(p, force=force)
+    paths = output_paths(output, update=update)
+    for p in (paths.table, paths.extxyz, paths.rejected, paths.sidecar):
+        if p is not None:
+            check_writable(p, force=force or update)
     return paths
 
 
 @dataclass
 class IngestResult:
-    """Everything one ingest produced.
+    """Everything one ingest produced, kept in a temporary store until :meth:`close`.
 
     Attributes:
-        rows: Accepted rows, sorted by run.
-        frames: ASE ``Atoms`` of the accepted rows, same order.
-        rejected: Rejected ``{run, source, category, reason}``, sorted by run.
+        store: The records (outputs are streamed from it).
         energy_kind: ``"sigma0"`` or ``"free"``.
+        include_unconverged: Whether unconverged runs are rows.
+        stats: Runs found, reused, read; tree problems; where they were read.
+        sidecar_header: What the ``--update`` sidecar records the results depend on.
         warnings: One-line warnings for the user (e.g. mixed compositions).
     """
 
-    rows: list[dict[str, Any]]
-    frames: list[Any]
-    rejected: list[dict[str, str]]
+    store: ResultStore
     energy_kind: str
+    include_unconverged: bool
+    stats: ReadStats
+    sidecar_header: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
+    @cached_property
+    def _counts(self) -> tuple[int, Counter, Counter]:
+        return self.store.counts(self.include_unconverged)
+
     @property
-    def compositions(self) -> Counter:
-        """Reduced formula → accepted rows."""
-        return Counter(r["formula"] for r in self.rows)
+    def n_rows(self) -> int:
+        """Accepted rows."""
+        return self._counts[0]
 
     @property
     def rejected_by_category(self) -> Counter:
         """Rejection category → count."""
-        return Counter(r["category"] for r in self.rejected)
+        return self._counts[1]
+
+    @property
+    def n_rejected(self) -> int:
+        """Rejected runs (and tree problems)."""
+        return sum(self._counts[1].values())
+
+    @property
+    def compositions(self) -> Counter:
+        """Reduced formula → accepted rows."""
+        return self._counts[2]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Accepted rows, sorted by run."""
+        return [row for row, _ in self.store.rows(self.include_unconverged)]
+
+    @property
+    def frames(self) -> list[Any]:
+        """ASE ``Atoms`` of the accepted rows, same order (as read back from the extxyz)."""
+        import io
+
+        import ase.io
+
+        text = "".join(xyz for _, xyz in self.store.rows(self.include_unconverged))
+        return ase.io.read(io.StringIO(text), index=":", format="extxyz") if text else []
+
+    @property
+    def rejected(self) -> list[dict[str, str]]:
+        """Rejected ``{run, source, category, reason}``, sorted by run."""
+        return list(self.store.rejected(self.include_unconverged))
+
+    def close(self) -> None:
+        """Remove the temporary store."""
+        self.store.close()
 
 
 def ingest(
@@ -103,6 +161,9 @@ def ingest(
     include_unconverged: bool = False,
     workers: int | None = None,
     progress: ProgressFn | None = None,
+    scheduler: str = "processes",
+    cross_check: bool = False,
+    reuse: str | os.PathLike[str] | None = None,
 ) -> IngestResult:
     """Walk ``paths``, read every run, split accepted rows from rejected runs.
 
@@ -111,13 +172,17 @@ def ingest(
         energy_kind: ``"sigma0"`` (energy(sigma→0), eV) or ``"free"`` (TOTEN, eV).
         include_unconverged: Keep unconverged runs (flags in ``converged_*``).
         workers: Worker processes (``None``: all cores).
-        progress: ``progress(done, total)`` callback.
+        progress: ``progress(done, found)`` callback.
+        scheduler: ``"processes"``, ``"dask"`` or a Dask scheduler address.
+        cross_check: Read every file with both pymatgen and ASE.
+        reuse: An ``--update`` sidecar; runs whose files are unchanged are taken from it.
 
     Returns:
-        The :class:`IngestResult`.
+        The :class:`IngestResult` (call :meth:`IngestResult.close` when done).
 
     Raises:
         InputError: No paths, a path missing, or an unknown energy kind.
+        SchedulerError: The scheduler cannot be used.
     """
     if energy_kind not in ENERGY_KINDS:
         raise InputError(
@@ -125,32 +190,27 @@ def ingest(
         )
     if not paths:
         raise InputError("no input paths given", hint="give folders of VASP runs")
+    check_scheduler(scheduler)
     found = discover(paths)
-    logger.debug("found %d run folder(s), %d tree problem(s)", len(found.runs), len(found.problems))
-    results = read_runs(found.runs, energy_kind=energy_kind, workers=workers, progress=progress)
-    rows: list[tuple[dict[str, Any], Any]] = []
-    rejected: list[RunResult] = list(found.problems)
-    for res in results:
-        if res.row is not None and (not res.unconverged or include_unconverged):
-            rows.append((res.row, res.atoms))
-        else:
-            rejected.append(res)
-    rows.sort(key=lambda ra: ra[0]["run"])
-    rejected.sort(key=lambda r: (r.run, r.source))
-    out = IngestResult(
-        rows=[r for r, _ in rows],
-        frames=[a for _, a in rows],
-        rejected=[
-            {
-                "run": r.run,
-                "source": r.source,
-                "category": r.category or "",
-                "reason": r.reason or "",
-            }
-            for r in rejected
-        ],
-        energy_kind=energy_kind,
+    head = header(energy_kind, cross_check)
+    store = ResultStore()
+    try:
+        entries = read_sidecar(Path(reuse), head) if reuse is not None else None
+        cached = store.load_cache(entries) if entries is not None else 0
+        settings = ReadSettings(energy_kind, cross_check, scheduler, workers)
+        stats = read_tree(found, store, settings, use_cache=cached > 0, progress=progress)
+    except BaseException:
+        store.close()
+        raise
+    logger.debug(
+        "found %d run folder(s): %d reused, %d read (%s); %d tree problem(s)",
+        stats.found,
+        stats.reused,
+        stats.read,
+        stats.executor,
+        stats.problems,
     )
+    out = IngestResult(store, energy_kind, include_unconverged, stats, head)
     comps = out.compositions
     if len(comps) > 1:
         listing = ", ".join(f"{f} ({n})" for f, n in sorted(comps.items()))
@@ -162,7 +222,7 @@ def ingest(
 
 
 def write_outputs(result: IngestResult, paths: OutputPaths, *, force: bool = False) -> list[Path]:
-    """Write the rejected CSV, and the table and extxyz when any run was accepted.
+    """Write the rejected CSV (and the sidecar), and the table and extxyz when any run was accepted.
 
     Args:
         result: From :func:`ingest`.
@@ -177,28 +237,43 @@ def write_outputs(result: IngestResult, paths: OutputPaths, *, force: bool = Fal
     """
     import pandas as pd
 
-    from dkluq_cli.table import write_table
-
+    replace = force or paths.sidecar is not None
     written: list[Path] = []
     rej = pd.DataFrame(result.rejected, columns=list(REJECTED_COLUMNS))
-    with atomic_write(paths.rejected, force=force) as tmp:
+    with atomic_write(paths.rejected, force=replace) as tmp:
         rej.to_csv(tmp, index=False, lineterminator="\n")
     written.append(paths.rejected)
-    if not result.rows:
+    if paths.sidecar is not None:
+        write_sidecar(paths.sidecar, result.sidecar_header, result.store.records())
+        written.append(paths.sidecar)
+    if not result.n_rows:
         raise NothingAcceptedError(
-            f"no run was accepted ({len(result.rejected)} rejected; reasons in {paths.rejected})",
+            f"no run was accepted ({result.n_rejected} rejected; reasons in {paths.rejected})",
             hint="see the reasons; --include-unconverged keeps unconverged runs",
         )
-    table = pd.DataFrame(result.rows, columns=list(ROW_COLUMNS))
-    write_table(table, paths.table, force=force)
+    _write_table(result, paths.table, force=replace)
     written.append(paths.table)
-    _write_extxyz(result.frames, paths.extxyz, force=force)
+    with atomic_write(paths.extxyz, force=replace) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for _, xyz in result.store.rows(result.include_unconverged):
+            fh.write(xyz)
     written.append(paths.extxyz)
     return written
 
 
-def _write_extxyz(frames: list[Any], path: Path, *, force: bool) -> None:
-    import ase.io
+def _write_table(result: IngestResult, path: Path, *, force: bool) -> None:
+    import pandas as pd
 
-    with atomic_write(path, force=force) as tmp:
-        ase.io.write(str(tmp), frames, format="extxyz")
+    from dkluq_cli.table import write_table
+
+    rows = result.store.rows(result.include_unconverged)
+    if path.suffix.lower() == ".parquet":
+        write_table(
+            pd.DataFrame([r for r, _ in rows], columns=list(ROW_COLUMNS)), path, force=force
+        )
+        return
+    with atomic_write(path, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        first = True
+        while chunk := [r for r, _ in islice(rows, CSV_CHUNK_ROWS)]:
+            frame = pd.DataFrame(chunk, columns=list(ROW_COLUMNS))
+            frame.to_csv(fh, index=False, header=first, lineterminator="\n")
+            first = False

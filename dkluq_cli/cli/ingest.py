@@ -52,9 +52,33 @@ def ingest_cmd(
     workers: Annotated[
         Optional[int],
         typer.Option(
-            "--workers", "-j", min=1, help="Parallel worker processes [default: all cores]."
+            "--workers",
+            "-j",
+            min=1,
+            help="Parallel worker processes (also the workers of --scheduler dask) [default: all cores].",
         ),
     ] = None,
+    update: Annotated[
+        bool,
+        typer.Option(
+            "--update",
+            help="Re-read only new or changed runs; reuse the others from <stem>.ingest.jsonl.gz (written next to the table). Same files as a fresh ingest.",
+        ),
+    ] = False,
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            "--scheduler",
+            help="processes [default]: a local process pool; dask: a local Dask cluster of -j workers; tcp://HOST:PORT: a running Dask scheduler (e.g. from dask-jobqueue). Same table either way.",
+        ),
+    ] = "processes",
+    cross_check: Annotated[
+        bool,
+        typer.Option(
+            "--cross-check",
+            help="Read every vasprun.xml and OUTCAR with both pymatgen and ASE and compare (slower; by default only files the fast reader is unsure of are).",
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
 ) -> None:
     """Read VASP runs (vasprun.xml, OUTCAR, OSZICAR, CONTCAR) into one table of a, b, c, α, β, γ and energy."""
@@ -64,15 +88,57 @@ def ingest_cmd(
     for p in paths:
         if not p.exists() and not p.is_symlink():
             raise InputError(f"input path {p} does not exist", hint="check the path")
-    out_paths = check_outputs(output, force=force)
+    out_paths = check_outputs(output, force=force, update=update)
 
     console = err_console()
-    bar: dict = {}
+    bar = _Bar(console)
+    try:
+        result = ingest(
+            paths,
+            energy_kind=energy.value,
+            include_unconverged=include_unconverged,
+            workers=workers,
+            progress=bar.update,
+            scheduler=scheduler,
+            cross_check=cross_check,
+            reuse=out_paths.sidecar,
+        )
+    finally:
+        bar.stop()
 
-    def progress(done: int, total: int) -> None:
-        if total <= PROGRESS_ABOVE or not show_progress():
-            return
-        if "p" not in bar:
+    try:
+        if not result.n_rows and not result.n_rejected:
+            where = ", ".join(str(p) for p in paths)
+            raise InputError(
+                f"no VASP output files found under {where}",
+                hint="looked for vasprun.xml, OUTCAR, OSZICAR, CONTCAR and POSCAR (also .gz/.bz2/.xz)",
+            )
+        _summary(console, result, update)
+        try:
+            write_outputs(result, out_paths, force=force)
+        except NothingAcceptedError:
+            echo_result(f"wrote {out_paths.rejected}: 0 accepted, {result.n_rejected} rejected")
+            raise
+        echo_result(
+            f"wrote {out_paths.table}: {result.n_rows} accepted, {result.n_rejected} rejected"
+            f" ({out_paths.extxyz}, {out_paths.rejected})"
+        )
+    finally:
+        result.close()
+
+
+class _Bar:
+    """A rich progress bar (runs done of runs found, runs/s), drawn for long walks only."""
+
+    def __init__(self, console) -> None:  # rich Console
+        self.console = console
+        self.progress = None
+        self.task = None
+
+    def update(self, done: int, found: int) -> None:
+        if self.progress is None:
+            if found <= PROGRESS_ABOVE or not show_progress():
+                return
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -81,49 +147,29 @@ def ingest_cmd(
                 TimeRemainingColumn,
             )
 
-            bar["p"] = Progress(
+            self.progress = Progress(
                 TextColumn("reading runs"),
                 BarColumn(),
                 MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
                 TimeRemainingColumn(),
-                console=console,
+                console=self.console,
                 transient=True,
+                auto_refresh=False,  # no drawing thread: worker processes may be forked later
             )
-            bar["p"].start()
-            bar["t"] = bar["p"].add_task("runs", total=total)
-        bar["p"].update(bar["t"], completed=done)
+            self.progress.start()
+            self.task = self.progress.add_task("runs", total=found, rate="")
+        speed = self.progress.tasks[0].speed
+        rate = f"{speed:,.0f} runs/s" if speed else ""
+        self.progress.update(self.task, completed=done, total=found, rate=rate)
+        self.progress.refresh()
 
-    try:
-        result = ingest(
-            paths,
-            energy_kind=energy.value,
-            include_unconverged=include_unconverged,
-            workers=workers,
-            progress=progress,
-        )
-    finally:
-        if "p" in bar:
-            bar["p"].stop()
-
-    if not result.rows and not result.rejected:
-        where = ", ".join(str(p) for p in paths)
-        raise InputError(
-            f"no VASP output files found under {where}",
-            hint="looked for vasprun.xml, OUTCAR, OSZICAR, CONTCAR and POSCAR (also .gz/.bz2/.xz)",
-        )
-    _summary(console, result)
-    try:
-        write_outputs(result, out_paths, force=force)
-    except NothingAcceptedError:
-        echo_result(f"wrote {out_paths.rejected}: 0 accepted, {len(result.rejected)} rejected")
-        raise
-    echo_result(
-        f"wrote {out_paths.table}: {len(result.rows)} accepted, {len(result.rejected)} rejected"
-        f" ({out_paths.extxyz}, {out_paths.rejected})"
-    )
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
 
-def _summary(console, result) -> None:  # rich Console, IngestResult
+def _summary(console, result, update: bool) -> None:  # rich Console, IngestResult
     from rich.markup import escape
     from rich.table import Table
 
@@ -131,11 +177,14 @@ def _summary(console, result) -> None:  # rich Console, IngestResult
     table.add_column("")
     table.add_column("what")
     table.add_column("runs", justify="right")
-    table.add_row("accepted", f"energy kind {result.energy_kind}", str(len(result.rows)))
+    table.add_row("accepted", f"energy kind {result.energy_kind}", str(result.n_rows))
     for category, n in sorted(result.rejected_by_category.items()):
         table.add_row("rejected", escape(category), str(n))
     for formula, n in sorted(result.compositions.items()):
         table.add_row("composition", escape(formula), str(n))
+    if update:
+        table.add_row("update", "reused (files unchanged)", str(result.stats.reused))
+        table.add_row("update", "read (new or changed)", str(result.stats.read))
     if show_progress():  # i.e. not --quiet
         console.print(table)
     for line in result.warnings:

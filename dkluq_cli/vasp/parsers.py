@@ -62,17 +62,23 @@ def compare(
 
     Args:
         name: The file name, for the reason.
-        structure: pymatgen's ``Structure``.
+        structure: pymatgen's ``Structure`` (or a :class:`~dkluq_cli.vasp.cell.Cell` computed
+            as pymatgen computes one).
         atoms: ASE's ``Atoms``.
         energy: pymatgen's energy (eV), or ``None`` to skip the energy check.
         ase_energy: ASE's energy (eV), or ``None``.
     """
-    if len(structure) != len(atoms):
+    from dkluq_cli.vasp.cell import Cell
+
+    if isinstance(structure, Cell):
+        n_atoms, pm = len(structure.symbols), structure.parameters()
+    else:
+        n_atoms, pm = len(structure), structure.lattice.parameters
+    if n_atoms != len(atoms):
         raise Reject(
             DISAGREE,
-            f"{name}: pymatgen reads {len(structure)} atoms, ASE {len(atoms)}",
+            f"{name}: pymatgen reads {n_atoms} atoms, ASE {len(atoms)}",
         )
-    pm = structure.lattice.parameters
     ase_par = atoms.cell.cellpar()
     for label, x, y in zip(("a", "b", "c", "alpha", "beta", "gamma"), pm, ase_par, strict=True):
         if not abs(float(x) - float(y)) <= LENGTH_TOL:

@@ -64,6 +64,11 @@ class Reject(Exception):
         self.reason = " ".join(reason.split())
 
 
+class Unsure(Exception):
+    """A single-pass reader is not sure to read this file exactly as the cross-checked reading
+    would: the caller hands the file to that reading (:mod:`dkluq_cli.vasp.crosscheck`)."""
+
+
 @dataclass
 class Frame:
     """The final structure of an accepted run, as written to the extxyz file.
@@ -79,6 +84,17 @@ class Frame:
     positions: list[list[float]]
     cell: list[list[float]]
     info: dict[str, Any]
+
+    def extxyz(self) -> str:
+        """The frame as ASE writes it in an extxyz file."""
+        import numpy as np
+
+        from dkluq_cli.vasp.cell import Cell, extxyz_frame
+
+        cell = Cell(
+            np.array(self.cell, dtype=float), self.symbols, np.array(self.positions, dtype=float)
+        )
+        return extxyz_frame(cell, self.info)
 
     def to_atoms(self):  # -> ase.Atoms
         """The frame as an ASE ``Atoms`` (periodic in all three directions)."""
@@ -125,7 +141,8 @@ class Parsed:
     Attributes:
         source: The file(s) read, as written in the ``source`` column.
         energy: The last complete ionic step's energy (eV), of the requested kind.
-        structure: That step's structure (pymatgen ``Structure``).
+        structure: That step's structure (pymatgen ``Structure``, or a
+            :class:`~dkluq_cli.vasp.cell.Cell` from the single-pass readers).
         n_steps: Complete ionic steps.
         version: The VASP version ("" when the file does not say).
         conv_el: Electronically converged.
@@ -159,20 +176,24 @@ def make_result(run_name: str, parsed: Parsed, energy_kind: str) -> RunResult:
 
     Args:
         run_name: The run's name.
-        parsed: The reading.
+        parsed: The reading (its structure a pymatgen ``Structure`` or a
+            :class:`~dkluq_cli.vasp.cell.Cell`).
         energy_kind: ``"sigma0"`` or ``"free"``.
 
     Returns:
         The result; unconverged readings carry their category and reason.
     """
-    structure = parsed.structure
-    a, b, c = (float(x) for x in structure.lattice.abc)
-    alpha, beta, gamma = (float(x) for x in structure.lattice.angles)
-    n_atoms = len(structure)
+    from dkluq_cli.vasp.cell import Cell
+
+    cell = parsed.structure
+    if not isinstance(cell, Cell):
+        cell = Cell.from_structure(cell)
+    a, b, c, alpha, beta, gamma = (float(x) for x in cell.parameters())
+    n_atoms = len(cell.symbols)
     row = {
         "run": run_name,
         "source": parsed.source,
-        "formula": structure.composition.reduced_formula,
+        "formula": cell.reduced_formula(),
         "n_atoms": n_atoms,
         "a": a,
         "b": b,
@@ -180,7 +201,7 @@ def make_result(run_name: str, parsed: Parsed, energy_kind: str) -> RunResult:
         "alpha": alpha,
         "beta": beta,
         "gamma": gamma,
-        "volume": float(structure.lattice.volume),
+        "volume": cell.volume(),
         "energy_eV": parsed.energy,
         "energy_per_atom_eV": parsed.energy / n_atoms,
         "energy_kind": energy_kind,
@@ -190,9 +211,9 @@ def make_result(run_name: str, parsed: Parsed, energy_kind: str) -> RunResult:
         "vasp_version": parsed.version,
     }
     frame = Frame(
-        symbols=[site.specie.symbol for site in structure],
-        positions=structure.cart_coords.tolist(),
-        cell=structure.lattice.matrix.tolist(),
+        symbols=list(cell.symbols),
+        positions=cell.cart.tolist(),
+        cell=cell.matrix.tolist(),
         info={
             "run": run_name,
             "source": parsed.source,

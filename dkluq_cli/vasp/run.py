@@ -31,9 +31,10 @@ from dkluq_cli.vasp.result import (
     Parsed,
     Reject,
     RunResult,
+    Unsure,
     make_result,
 )
-from dkluq_cli.vasp.vasprun import Unsure, read_vasprun_fast
+from dkluq_cli.vasp.vasprun import read_vasprun_fast
 
 logger = logging.getLogger(__name__)
 
