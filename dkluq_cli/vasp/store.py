@@ -101,7 +101,13 @@ class ResultStore:
         found = self._db.execute(
             "SELECT record FROM cache WHERE run = ? AND sig = ?", (_key(run), sig)
         ).fetchone()
-        return None if found is None else tuple(json.loads(found[0]))  # type: ignore[return-value]
+        if found is None:
+            return None
+        try:
+            record = tuple(json.loads(found[0]))
+        except ValueError:  # a damaged sidecar line: the run is read again
+            return None
+        return record if len(record) == 8 else None  # type: ignore[return-value]
 
     def rows(self, include_unconverged: bool) -> Iterator[tuple[dict[str, Any], str]]:
         """Accepted ``(row, extxyz frame)``, sorted by run."""
