@@ -99,10 +99,10 @@ def run_seed(seed: int, x: np.ndarray, y: np.ndarray, xo: np.ndarray, yo: np.nda
     d = beyond_box(xo, xt.min(0), xt.max(0))
     mean, std = sur.predict(xo)
     _, std_in = sur.predict(x[sp.test])
-    band = sur.truncation
-    sur.truncation = None
+    band = sur.beyond
+    sur.beyond = None
     _, std_off = sur.predict(xo)
-    sur.truncation = band
+    sur.beyond = band
     qm, qs = quartic_baseline(xt, y[sp.train], xo)
     _, qs_in = quartic_baseline(xt, y[sp.train], x[sp.test])
     rows = [

@@ -178,9 +178,7 @@ def calibrate_and_record_domain(sur: Any, x: np.ndarray, y: np.ndarray, splits: 
     _, std_t = sur.predict(x[splits.train])
     sur.domain = domain_stats(x[splits.train], list(sur.features), std_t)
     coords = sur.coordinates(x[splits.train])
-    sur.truncation = fit_truncation_band(
-        coords, y[splits.train], sur.trend, float(np.median(std_t))
-    )
+    sur.beyond = fit_truncation_band(coords, y[splits.train], sur.trend, float(np.median(std_t)))
 
 
 def _dtype(cfg: TrainConfig) -> Any:

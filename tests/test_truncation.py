@@ -66,7 +66,9 @@ def test_trained_model_keeps_the_band_through_save_and_load(tmp_path, tiny_confi
 
     x, y = sample_xy(400)
     sur = train(x, y, tiny_config(trend=1)).surrogate
-    assert sur.truncation is not None and sur.truncation.trend.degree == 1
+    assert (
+        sur.beyond is not None and sur.beyond.kind == "truncation" and sur.beyond.trend.degree == 1
+    )
     save_model(sur, tmp_path / "m.pt")
     loaded = load_model(tmp_path / "m.pt", device="cpu")
     far = x[:5] * 1.25

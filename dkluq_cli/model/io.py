@@ -35,6 +35,7 @@ from dkluq_cli.model.surrogate import Surrogate
 from dkluq_cli.model.trend import PolynomialTrend
 from dkluq_cli.model.truncation import TruncationBand
 from dkluq_cli.uq.domain import Domain
+from dkluq_cli.uq.extrapolation import BoxInflation
 
 FORMAT_VERSION = 3
 """Bumped whenever a key's meaning changes; files this dkluq cannot read are refused with a hint.
@@ -98,7 +99,7 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "y_std": float(surrogate.y_std),
         "trend": surrogate.trend.to_dict(),
         "inputs": surrogate.inputs.to_dict() if surrogate.inputs is not None else None,
-        "truncation": surrogate.truncation.to_dict() if surrogate.truncation else None,
+        "beyond": surrogate.beyond.to_dict() if surrogate.beyond is not None else None,
         "head": surrogate.head.kind,
         "state": surrogate.head.state(),
         "sigma_scale": float(surrogate.sigma_scale),
@@ -238,7 +239,7 @@ def _surrogate(data: dict[str, Any], head: Any, config: dict[str, Any]) -> Surro
         y_std=float(data["y_std"]),
         trend=_trend(data),
         inputs=InputMap.from_dict(data["inputs"]) if data.get("inputs") else None,
-        truncation=TruncationBand.from_dict(data["truncation"]) if data.get("truncation") else None,
+        beyond=_beyond(data.get("beyond")),
         sigma_scale=float(data["sigma_scale"]),
         domain=Domain.from_dict(data.get("domain")),
         config=config,
@@ -254,3 +255,14 @@ def _trend(data: dict[str, Any]) -> PolynomialTrend:
         return PolynomialTrend.from_dict(data["trend"])
     x_mean = data["x_mean"].numpy().astype(np.float64)
     return PolynomialTrend.constant(float(data["y_mean"]), x_mean, data["x_std"].numpy())
+
+
+def _beyond(data: dict[str, Any] | None) -> TruncationBand | BoxInflation | None:
+    """The stored widening of σ beyond the training box (none before format 3)."""
+    if not data:
+        return None
+    return (
+        BoxInflation.from_dict(data)
+        if data.get("kind") == "inflation"
+        else TruncationBand.from_dict(data)
+    )

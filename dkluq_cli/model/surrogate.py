@@ -22,6 +22,7 @@ from dkluq_cli.model.record import TrainingRecord
 from dkluq_cli.model.trend import PolynomialTrend
 from dkluq_cli.model.truncation import TruncationBand
 from dkluq_cli.uq.domain import Domain
+from dkluq_cli.uq.extrapolation import BoxInflation
 
 
 @dataclass
@@ -48,8 +49,10 @@ class Surrogate:
         record: Provenance of the training run (table, formula, best epoch...).
         inputs: Features → model coordinates (constant columns dropped, equal ones tied); the
             identity when None is given.
-        truncation: The trend's truncation band, added to the calibrated σ beyond the training
-            box (:mod:`dkluq_cli.model.truncation`); None: no term beyond the box.
+        beyond: How the calibrated σ widens beyond the training box: the trend's truncation
+            band (:mod:`dkluq_cli.model.truncation`, the SVGP regime) or an inflation law
+            (:class:`dkluq_cli.uq.extrapolation.BoxInflation`, the exact regime); None: not at
+            all.
     """
 
     head: Head
@@ -68,7 +71,7 @@ class Surrogate:
     reference: dict[str, Any] | None = None
     record: TrainingRecord = field(default_factory=TrainingRecord)
     inputs: InputMap | None = None
-    truncation: TruncationBand | None = None
+    beyond: TruncationBand | BoxInflation | None = None
 
     def __post_init__(self) -> None:
         if self.inputs is None:
@@ -138,8 +141,8 @@ class Surrogate:
         if not calibrated:
             return mean, std
         std = std * self.sigma_scale
-        if self.truncation is not None:
-            std = np.sqrt(std**2 + self.truncation.std(coords) ** 2)
+        if self.beyond is not None:
+            std = self.beyond.widen(coords, std)
         return mean, std
 
     def to_target_units(
@@ -200,7 +203,6 @@ class Surrogate:
             np.zeros(len(self.trend.coef)), self.trend.cov, size=n_samples, method="eigh"
         )
         dev = (dev + beta @ design.T) * scale
-        if calibrated and self.truncation is not None:  # one coherent next-order shift a sample
-            shift = rng.standard_normal(n_samples)
-            dev = dev + np.outer(shift, self.truncation.direction(self.coordinates(x)))
+        if calibrated and self.beyond is not None:
+            dev = self.beyond.widen_samples(self.coordinates(x), dev, rng)
         return (mean * self.y_std).cpu().numpy() + dev + design @ self.trend.coef

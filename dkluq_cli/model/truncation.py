@@ -93,6 +93,20 @@ class TruncationBand:
             out[far] = self.kappa * np.minimum(1.0, d[far] / self.ramp) * gap
         return out
 
+    kind = "truncation"
+
+    def widen(self, coords: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """The calibrated σ (n,) with the band added in quadrature (unchanged inside the box)."""
+        return np.sqrt(np.asarray(std) ** 2 + self.std(coords) ** 2)
+
+    def widen_samples(
+        self, coords: np.ndarray, dev: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Joint-sample deviations (samples × n) plus one coherent next-order shift a sample:
+        a standard normal per sample times :meth:`direction`."""
+        shift = rng.standard_normal(len(dev))
+        return np.asarray(dev) + np.outer(shift, self.direction(coords))
+
     def direction(self, coords: np.ndarray) -> np.ndarray:
         """``κ r(d) (t_{k+1} − t_k)`` with its sign (target units): the coherent shift a joint
         posterior sample takes, scaled by one standard normal per sample."""
@@ -104,6 +118,7 @@ class TruncationBand:
     def to_dict(self) -> dict[str, Any]:
         """Plain lists and numbers (for the model file)."""
         return {
+            "kind": self.kind,
             "trend": self.trend.to_dict(),
             "next_trend": self.next_trend.to_dict(),
             "lo": self.lo.tolist(),

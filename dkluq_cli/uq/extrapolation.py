@@ -204,3 +204,44 @@ def simulate_extrapolation(
     if not ds:
         return np.zeros(0), np.zeros(0)
     return np.concatenate(ds), np.concatenate(zs)
+
+
+@dataclass
+class BoxInflation:
+    """:class:`InflationLaw` applied beyond a :class:`TrainingBox`: what a surrogate stores to
+    widen its calibrated σ outside the training data.
+
+    Attributes:
+        box: The training box (model coordinates).
+        law: The fitted law.
+    """
+
+    box: TrainingBox
+    law: InflationLaw
+
+    kind = "inflation"
+
+    def factor(self, coords: np.ndarray) -> np.ndarray:
+        """``s(d)`` (n,) at model coordinates ``coords`` (n, d); 1 inside the box."""
+        return self.law.factor(self.box.distance(coords))
+
+    def widen(self, coords: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """The calibrated σ (n,) beyond the box: ``std · s(d)``."""
+        return np.asarray(std) * self.factor(coords)
+
+    def widen_samples(
+        self, coords: np.ndarray, dev: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Joint-sample deviations from the mean (samples × n) scaled by ``s(d)`` per point
+        (the covariance becomes ``diag(s) Σ diag(s)``); ``rng`` is not used."""
+        del rng
+        return np.asarray(dev) * self.factor(coords)[None, :]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists and numbers (for the model file)."""
+        return {"kind": self.kind, "box": self.box.to_dict(), "law": self.law.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BoxInflation:
+        """Inverse of :meth:`to_dict`."""
+        return cls(TrainingBox.from_dict(data["box"]), InflationLaw.from_dict(data["law"]))
