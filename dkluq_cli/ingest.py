@@ -33,7 +33,7 @@ from dkluq_cli.vasp.walk import discover
 logger = logging.getLogger(__name__)
 
 REJECTED_COLUMNS: tuple[str, ...] = ("run", "source", "category", "reason")
-CSV_CHUNK_ROWS = 50_000
+CSV_CHUNK_ROWS = 2_000
 """Rows formatted at a time when writing a CSV table (memory stays flat in the rows)."""
 
 

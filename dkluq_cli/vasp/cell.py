@@ -51,10 +51,11 @@ class Cell:
         m = self.matrix
         lengths = tuple(np.sqrt(np.sum(m**2, axis=1)).tolist())
         angles = np.zeros(3)
-        for dim in range(3):
-            jj, kk = (dim + 1) % 3, (dim + 2) % 3
-            angles[dim] = np.clip(np.dot(m[jj], m[kk]) / (lengths[jj] * lengths[kk]), -1, 1)
-        return (*lengths, *np.rad2deg(np.arccos(angles)).tolist())
+        with np.errstate(all="ignore"):  # a zero-length vector gives nan, reported by the caller
+            for dim in range(3):
+                jj, kk = (dim + 1) % 3, (dim + 2) % 3
+                angles[dim] = np.clip(np.dot(m[jj], m[kk]) / (lengths[jj] * lengths[kk]), -1, 1)
+            return (*lengths, *np.rad2deg(np.arccos(angles)).tolist())
 
     def volume(self) -> float:
         """Cell volume (Å³) as pymatgen's ``Lattice.volume``."""

@@ -71,6 +71,9 @@ _CONTRIBS = (
     ),
 )
 _ELECTROSTATIC = "average (electrostatic) potential at core"
+_TABLES = ("total charge", "magnetization (x)", "magnetization (y)", "magnetization (z)")
+_TABLE_ROW = re.compile(r"\s*(\d+)\s+(([\d\.\-]+)\s+)+")
+_TABLE_NUMBER = re.compile(r"[\d\.\-]+")
 _NGF = (
     "NGXF=",
     re.compile(r"\s+dimension x,y,z NGXF=\s+([\.\-\d]+)\sNGYF=\s+([\.\-\d]+)\sNGZF=\s+([\.\-\d]+)"),
@@ -193,8 +196,35 @@ def would_fail(text: str) -> str | None:
             return "an electrostatic potential without its grid or radii"
         [int(g) for m in ngf for g in m.groups()]
         list(map(float, radii[-1][1].split()))
+    _tables(text)
     _cores(text)
     return None
+
+
+def _tables(text: str) -> None:
+    """Parse the charge and magnetisation tables as pymatgen does (only what can raise).
+
+    pymatgen reads each table from its title line to a line starting "tot" (or saying
+    "electrostatic", or the next title), matching each row's numbers to the last header.
+    """
+    header: list[str] = []
+    for start, _ in lines_with(text, ("total charge", "magnetization (")):
+        if text[start : text.find("\n", start) % (len(text) + 1)].strip() not in _TABLES:
+            continue
+        pos = text.find("\n", start)
+        while pos >= 0:
+            end = text.find("\n", pos + 1)
+            clean = text[pos + 1 : end if end >= 0 else len(text)].strip()
+            pos = end
+            if clean.startswith("# of ion"):
+                header = re.split(r"\s{2,}", clean.strip())[1:]
+            elif _TABLE_ROW.match(clean):
+                tokens = [float(t) for t in _TABLE_NUMBER.findall(clean)][1:]
+                dict(zip(header, tokens, strict=True))
+            elif clean.startswith("tot"):
+                break
+            if clean in _TABLES or "electrostatic" in clean:
+                break
 
 
 def _cores(text: str) -> None:

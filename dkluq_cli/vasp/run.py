@@ -23,7 +23,6 @@ from dkluq_cli.vasp.crosscheck import read_outcar_checked, read_vasprun_checked
 from dkluq_cli.vasp.files import RunFiles, _one_line
 from dkluq_cli.vasp.oszicar import read_oszicar
 from dkluq_cli.vasp.outcar import read_outcar_fast
-from dkluq_cli.vasp.parsers import quiet_call
 from dkluq_cli.vasp.result import (
     ENERGY_KINDS,
     INTERNAL,
@@ -72,7 +71,7 @@ def read_run(run: RunFiles, energy_kind: str = "sigma0", cross_check: bool = Fal
 def _read_source(fast, checked, run: RunFiles, path: Path, energy_kind: str) -> Parsed:
     if fast is not None:
         try:
-            return quiet_call(fast, run, path, energy_kind)
+            return fast(run, path, energy_kind)
         except Unsure as why:
             logger.debug("%s: cross-checking %s (%s)", run.name, path.name, why)
     return checked(run, path, energy_kind)

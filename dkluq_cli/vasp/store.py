@@ -62,7 +62,11 @@ class ResultStore:
     def __init__(self) -> None:
         self._dir = tempfile.mkdtemp(prefix="dkluq-ingest-")
         self._db = sqlite3.connect(Path(self._dir) / "results.sqlite")
-        self._db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        self._db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA temp_store=FILE;"
+            " PRAGMA cache_size=-8192;" + _SCHEMA
+        )
+        self._indexed = False
         self._closer = weakref.finalize(self, _remove, self._db, self._dir)
 
     def add(self, seq: int, record: Record, sig: str | None, *, problem: bool = False) -> None:
@@ -109,14 +113,23 @@ class ResultStore:
             return None
         return record if len(record) == 8 else None  # type: ignore[return-value]
 
+    def _index(self) -> None:
+        """Index the names once all records are in: sorted reads then walk the index instead
+        of sorting the records themselves in memory."""
+        if not self._indexed:
+            self._db.execute("CREATE INDEX by_run ON results (run, source, problem, seq)")
+            self._indexed = True
+
     def rows(self, include_unconverged: bool) -> Iterator[tuple[dict[str, Any], str]]:
         """Accepted ``(row, extxyz frame)``, sorted by run."""
+        self._index()
         q = f"SELECT row, xyz FROM results WHERE {_ACCEPTED} ORDER BY run, seq"
         for row, xyz in self._db.execute(q, {"inc": int(include_unconverged)}):
             yield json.loads(row), xyz
 
     def rejected(self, include_unconverged: bool) -> Iterator[dict[str, str]]:
         """Rejected ``{run, source, category, reason}``, sorted by run and source."""
+        self._index()
         q = (
             "SELECT run, source, category, reason FROM results"
             f" WHERE NOT ({_ACCEPTED}) ORDER BY run, source, problem DESC, seq"
@@ -151,6 +164,7 @@ class ResultStore:
 
     def records(self) -> Iterator[tuple[str, str, Record]]:
         """``(run, signature, record)`` of every run read or reused (not tree problems), by run."""
+        self._index()
         q = (
             "SELECT run, sig, source, category, reason, unconverged, formula, row, xyz"
             " FROM results WHERE problem = 0 ORDER BY run, seq"

@@ -149,8 +149,13 @@ def check_kpoints(elem) -> bool:
             raise Unsure(f"k-point parameter of type {v.get('type')!r}")
         conv = int if v.get("name") == "divisions" or v.get("type") == "int" else float
         list(map(conv, (v.text or "").split()))
-    varray_floats(_child(elem, "varray", "kpointlist"), None, 3)
-    varray_floats(_child(elem, "varray", "weights"), None, 1)
+    for name, cols in (("kpointlist", 3), ("weights", 1)):
+        for v in _child(elem, "varray", name):
+            row = v.text.split()
+            if v.tag != "v" or len(row) != cols:
+                raise Unsure(f"k-point {name} rows are not {cols} numbers")
+            for t in row:
+                float(t)
     elem.clear()
     return True
 
