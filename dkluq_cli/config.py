@@ -17,6 +17,16 @@ class TrainConfig:
 
     features: list[str] = field(default_factory=lambda: list(LATTICE_COLUMNS))
     target: str = "energy_eV"
+    head: str = "auto"
+    """GP head: ``exact`` (an exact GP on the strain, :mod:`dkluq_cli.exact_regime`), ``svgp``
+    (the paper's SN-ResNet + sparse variational GP, :mod:`dkluq_cli.fit`), or ``auto``: exact
+    for up to :data:`EXACT_MAX_ROWS` training rows, SVGP above."""
+    symmetry: str = "auto"
+    """The exact head's use of the reference crystal's point group: ``auto`` (used when the
+    crystal is known: an ingest sidecar or ``--reference``) or ``off``."""
+    restarts: int = 1
+    """L-BFGS restarts per candidate degree of the exact head, beyond the start at the prior
+    modes."""
     inducing: int = 50
     init: str = "fcm"
     fuzzifier: str | float = "auto"
@@ -76,9 +86,21 @@ class TrainConfig:
     max_seconds: float | None = None
 
     def resolved(self, n_train: int) -> TrainConfig:
-        """A copy with every "auto" schedule value made concrete for ``n_train`` training rows."""
+        """A copy with every "auto" value made concrete for ``n_train`` training rows.
+
+        Raises:
+            ValueError: ``head``, ``symmetry`` or ``keep`` names no known choice.
+        """
+        for name, choices in (
+            ("head", ("auto", "exact", "svgp")),
+            ("symmetry", ("auto", "off")),
+            ("keep", ("best", "last")),
+        ):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}")
         return replace(
             self,
+            head=auto_head(n_train) if self.head == "auto" else self.head,
             batch_size=self.batch_size or auto_batch_size(n_train),
             min_epochs=self.epochs // 2 if self.min_epochs is None else self.min_epochs,
             trend=(
@@ -96,15 +118,27 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         """Build from a dict, ignoring unknown keys.
 
-        A config written before the learning-rate warm-up or the trend existed (no ``warmup`` or
-        ``trend`` key) gets ``warmup=0.0`` and ``trend=0``, so resuming such a run keeps the
-        model and schedule it started with.
+        A config written before the learning-rate warm-up, the trend or the exact head existed
+        (no ``warmup``, ``trend`` or ``head`` key) gets ``warmup=0.0``, ``trend=0`` and
+        ``head="svgp"``, so resuming such a run keeps the model and schedule it started with.
         """
         known = set(cls.__dataclass_fields__)
         values = {k: v for k, v in data.items() if k in known}
         values.setdefault("warmup", 0.0)
         values.setdefault("trend", 0)
+        values.setdefault("head", "svgp")
         return cls(**values)
+
+
+#: Largest training split the automatic head fits with the exact GP (above: the SVGP); see
+#: benchmarks/results for the learning curve behind it.
+EXACT_MAX_ROWS = 2000
+
+
+def auto_head(n_train: int) -> str:
+    """The head ``--head auto`` picks for ``n_train`` training rows: ``exact`` up to
+    :data:`EXACT_MAX_ROWS`, else ``svgp``."""
+    return "exact" if n_train <= EXACT_MAX_ROWS else "svgp"
 
 
 def auto_batch_size(n_train: int, cap: int = 256, min_steps: int = 8, floor: int = 32) -> int:

@@ -144,7 +144,7 @@ def in_domain_flags(surrogate: Surrogate, x: np.ndarray, std: np.ndarray) -> np.
         model was trained on (``a ≠ b`` for a model of ``a = b = c`` cells, an angle other than
         a constant training angle; :meth:`dkluq_cli.model.inputs.InputMap.deviation`) are out.
     """
-    from dkluq_cli.model.inputs import REL_TOL
+    from dkluq_cli.model.inputs import REL_TOL, InputMap
     from dkluq_cli.uq.domain import in_domain
 
     dom = surrogate.domain
@@ -152,7 +152,7 @@ def in_domain_flags(surrogate: Surrogate, x: np.ndarray, std: np.ndarray) -> np.
         return np.ones(len(x), dtype=bool)
     flags = in_domain(x, std, dom)
     inputs = getattr(surrogate, "inputs", None)
-    if inputs is not None and not inputs.is_identity:
+    if isinstance(inputs, InputMap) and not inputs.is_identity:
         scale = np.maximum(np.abs(np.asarray(x, dtype=float)).max(axis=1), 1.0)
         flags &= inputs.deviation(x) <= 10 * REL_TOL * scale
     return flags

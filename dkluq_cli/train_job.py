@@ -111,6 +111,7 @@ def run_training(
     progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     stop_after_epoch: int | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> TrainJob:
     """Train a model and write its run directory.
 
@@ -126,6 +127,7 @@ def run_training(
         progress: Per-epoch callback.
         should_stop: Polled after each epoch; True saves a checkpoint and stops.
         stop_after_epoch: Simulate an interruption (tests).
+        reference: The reference crystal (``--reference``; default the ingest sidecar's).
 
     Returns:
         The job summary.
@@ -162,6 +164,7 @@ def run_training(
             should_stop,
             stop_after_epoch,
             saved_splits if resume else None,
+            reference,
         )
     except BaseException:
         _remove_empty(created)  # a failed job leaves no empty run folder behind
@@ -189,6 +192,7 @@ def _run(
     should_stop: Callable[[], bool] | None,
     stop_after_epoch: int | None,
     saved_splits: dict[str, Any] | None,
+    given_reference: dict[str, Any] | None,
 ) -> TrainJob:
     import json
 
@@ -207,7 +211,13 @@ def _run(
     else:
         splits = None
     formula = check_single_composition(df, str(table))
-    reference = reference_from_sidecar(Path(table), formula)
+    reference = given_reference or reference_from_sidecar(Path(table), formula)
+    if given_reference is not None and formula and given_reference["formula"] != formula:
+        raise InputError(
+            f"reference {given_reference.get('source')} is {given_reference['formula']} but "
+            f"{table} holds {formula}",
+            hint="pass a POSCAR of the table's composition",
+        )
     feature_units = [unit_of(f) for f in cfg.features]
     result = train(
         x,
@@ -253,6 +263,9 @@ def write_run(
             n_atoms = None
     splits = result.splits.to_dict()
     metrics = evaluate(sur, x, y, splits, n_atoms)
+    metrics["regime"] = result.regime
+    if result.loo is not None:
+        metrics["loo"] = _loo_metrics(y[splits["train"]], *result.loo, n_atoms, splits["train"])
     metrics["inducing_init"] = result.inducing_init
     metrics["trend"] = _trend_metrics(sur, x, y, splits)
     metrics["training"] = {
@@ -300,6 +313,21 @@ def _trend_metrics(
         if len(idx):
             base = trend(sur.coordinates(x[idx]))
             out[f"{split}_rmse_trend_only"] = float(np.sqrt(np.mean((y[idx] - base) ** 2)))
+    return out
+
+
+def _loo_metrics(
+    y: np.ndarray, mean: np.ndarray, std: np.ndarray, n_atoms: np.ndarray | None, rows: list[int]
+) -> dict[str, float]:
+    """Leave-one-out metrics of the exact head (calibrated σ, target units; meV/atom when the
+    table has ``n_atoms``)."""
+    from dkluq_cli.uq.metrics import regression_metrics
+
+    out = {k: float(v) for k, v in regression_metrics(y, mean, std).items()}
+    if n_atoms is not None:
+        err = (mean - y) / n_atoms[rows] * 1000.0
+        out["rmse_meV_per_atom"] = float(np.sqrt(np.mean(err**2)))
+        out["mae_meV_per_atom"] = float(np.mean(np.abs(err)))
     return out
 
 

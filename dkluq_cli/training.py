@@ -1,24 +1,29 @@
-"""Train a surrogate on a table's rows: split, prepare, fit, calibrate, record the domain.
+"""Train a surrogate on a table's rows: split, choose the head, fit, calibrate, record the domain.
 
 :func:`train` is the library entry point behind ``dkluq train``:
 
-1. split the rows (seeded, or the caller's split);
-2. standardise the inputs and fit the polynomial trend (:mod:`dkluq_cli.prepare`);
-3. fit the DKL (:mod:`dkluq_cli.fit`, the paper's Algorithm 1), or continue an interrupted fit;
-4. fit one σ scale on the validation split (:mod:`dkluq_cli.uq.calibration`) and record the
-   training domain (:mod:`dkluq_cli.uq.domain`).
+1. split the rows (seeded, or the caller's split), and choose the head (``head``: ``auto``
+   takes the exact GP up to :data:`dkluq_cli.config.EXACT_MAX_ROWS` training rows);
+2. exact head: :mod:`dkluq_cli.exact_regime` (strain coordinates, leave-one-out calibration,
+   σ inflation beyond the box);
+3. SVGP head: standardise the inputs and fit the polynomial trend (:mod:`dkluq_cli.prepare`),
+   fit the DKL (:mod:`dkluq_cli.fit`, the paper's Algorithm 1) or continue an interrupted fit,
+   fit one σ scale on the validation split (:mod:`dkluq_cli.uq.calibration`) and the trend's
+   truncation band beyond the box (:mod:`dkluq_cli.model.truncation`);
+4. record the training domain (:mod:`dkluq_cli.uq.domain`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from dkluq_cli.config import TrainConfig
+from dkluq_cli.errors import TrainingError
 from dkluq_cli.fit import Callbacks, DKLFit, Progress
 from dkluq_cli.model.record import TrainingRecord
 from dkluq_cli.splits import Splits, make_splits
@@ -39,9 +44,13 @@ class TrainResult:
         train_seconds: Time of the epochs (s).
         checkpoint: The resumable snapshot of an interrupted fit, else None.
         init_features: The untrained extractor's features that the inducing points were
-            placed in.
+            placed in (None for the exact head).
         config: The configuration that ran, with the automatic values made concrete.
         total_seconds: Wall time of the whole :func:`train` call (s).
+        regime: The head that ran and why (``head``, ``reason``, ``n_train``; for the exact head
+            also its coordinates, symmetry, degree and inflation law).
+        loo: Exact head: the closed-form leave-one-out mean and calibrated σ (target units) of
+            every training row (``splits.train`` order); None for the SVGP.
     """
 
     surrogate: Any
@@ -53,9 +62,11 @@ class TrainResult:
     best_epoch: int
     train_seconds: float
     checkpoint: dict[str, Any] | None
-    init_features: np.ndarray
+    init_features: np.ndarray | None
     config: TrainConfig
     total_seconds: float
+    regime: dict[str, Any]
+    loo: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def train(
@@ -97,6 +108,15 @@ def train(
     set_threads(cfg.threads)
     if splits is None:
         splits = make_splits(len(x), cfg.val_fraction, cfg.test_fraction, cfg.seed)
+    reason = _reason(cfg, splits)
+    if cfg.resolved(len(splits.train)).head == "exact":
+        if resume_from is not None:
+            raise TrainingError(
+                "an exact-head run has no epochs to resume", hint="train it again without --resume"
+            )
+        return _train_exact(
+            x, y, cfg, splits, feature_units, target_unit, reference, t_start, reason
+        )
     fit = build_fit(
         x, y, cfg, splits, feature_units=feature_units, target_unit=target_unit, reference=reference
     )
@@ -109,6 +129,7 @@ def train(
     sur = fit.surrogate
     calibrate_and_record_domain(sur, x, y, splits)
     sur.record = TrainingRecord(best_epoch=fit.best_epoch, inducing_init=fit.init_info)
+    regime = {"head": "svgp", "n_train": len(splits.train), "reason": reason}
     return TrainResult(
         surrogate=sur,
         history=fit.history,
@@ -122,7 +143,67 @@ def train(
         init_features=fit.init_features,
         config=cfg,
         total_seconds=time.perf_counter() - t_start,
+        regime=regime,
     )
+
+
+def _train_exact(
+    x: np.ndarray,
+    y: np.ndarray,
+    cfg: TrainConfig,
+    splits: Splits,
+    feature_units: list[str] | None,
+    target_unit: str,
+    reference: dict[str, Any] | None,
+    t_start: float,
+    reason: str,
+) -> TrainResult:
+    """The exact regime (:mod:`dkluq_cli.exact_regime`) of :func:`train`."""
+    from dkluq_cli.device import resolve_device
+    from dkluq_cli.exact_regime import fit_exact_surrogate
+
+    degrees = None if cfg.trend == "auto" else int(cfg.trend)
+    cfg = cfg.resolved(len(splits.train))
+    sur, fitted, info, loo = fit_exact_surrogate(
+        x,
+        y,
+        cfg,
+        splits,
+        feature_units=feature_units or [""] * x.shape[1],
+        target_unit=target_unit,
+        reference=reference,
+        device=resolve_device(cfg.device),
+        degrees=degrees,
+    )
+    cfg = replace(cfg, trend=info["degree"])
+    record_domain(sur, x, fitted)
+    info.update(n_train=len(fitted.train), reason=reason)
+    return TrainResult(
+        surrogate=sur,
+        history=[],
+        splits=fitted,
+        inducing_init={},
+        interrupted=False,
+        stopped_early=False,
+        best_epoch=0,
+        train_seconds=info["fit_seconds"],
+        checkpoint=None,
+        init_features=None,
+        config=cfg,
+        total_seconds=time.perf_counter() - t_start,
+        regime=info,
+        loo=loo,
+    )
+
+
+def _reason(cfg: TrainConfig, splits: Splits) -> str:
+    """Why the head that ran was chosen (for metrics.json and the summary line)."""
+    from dkluq_cli.config import EXACT_MAX_ROWS
+
+    if cfg.head != "auto":
+        return f"--head {cfg.head}"
+    side = "≤" if len(splits.train) <= EXACT_MAX_ROWS else ">"
+    return f"auto: {len(splits.train)} training rows {side} {EXACT_MAX_ROWS}"
 
 
 def build_fit(
@@ -150,7 +231,7 @@ def build_fit(
     from dkluq_cli.device import resolve_device
     from dkluq_cli.prepare import prepare
 
-    cfg = cfg.resolved(len(splits.train))
+    cfg = replace(cfg.resolved(len(splits.train)), head="svgp")
     device = resolve_device(cfg.device)
     data = prepare(
         x,
@@ -171,14 +252,22 @@ def calibrate_and_record_domain(sur: Any, x: np.ndarray, y: np.ndarray, splits: 
     truncation band beyond the box (in place)."""
     from dkluq_cli.model.truncation import fit_truncation_band
     from dkluq_cli.uq.calibration import fit_sigma_scale
-    from dkluq_cli.uq.domain import domain_stats
 
     mean_v, std_v = sur.predict(x[splits.val], calibrated=False)
     sur.sigma_scale = float(fit_sigma_scale(y[splits.val], mean_v, std_v))
-    _, std_t = sur.predict(x[splits.train])
-    sur.domain = domain_stats(x[splits.train], list(sur.features), std_t)
+    std_t = record_domain(sur, x, splits)
     coords = sur.coordinates(x[splits.train])
     sur.beyond = fit_truncation_band(coords, y[splits.train], sur.trend, float(np.median(std_t)))
+
+
+def record_domain(sur: Any, x: np.ndarray, splits: Splits) -> np.ndarray:
+    """Record the training domain on the surrogate (in place); returns the calibrated σ on the
+    training rows (target units)."""
+    from dkluq_cli.uq.domain import domain_stats
+
+    _, std_t = sur.predict(x[splits.train])
+    sur.domain = domain_stats(x[splits.train], list(sur.features), std_t)
+    return std_t
 
 
 def _dtype(cfg: TrainConfig) -> Any:

@@ -34,9 +34,10 @@ def sample_xy(n_rows: int) -> tuple[object, object]:
     )
 
 
-#: The smallest model worth training in a test of plumbing (seconds on one core): override what a
-#: test depends on, e.g. ``tiny_config(epochs=20)``.
+#: The smallest SVGP model worth training in a test of plumbing (seconds on one core): override
+#: what a test depends on, e.g. ``tiny_config(epochs=20)``.
 TINY = {
+    "head": "svgp",
     "inducing": 8,
     "width": 16,
     "depth": 1,
@@ -50,7 +51,7 @@ TINY = {
 
 #: :data:`TINY` as ``dkluq train`` options.
 TINY_CLI = [
-    *("--inducing", str(TINY["inducing"]), "--width", str(TINY["width"])),
+    *("--head", "svgp", "--inducing", str(TINY["inducing"]), "--width", str(TINY["width"])),
     *("--depth", str(TINY["depth"]), "--epochs", str(TINY["epochs"])),
     *("--batch-size", str(TINY["batch_size"]), "--init-subset", str(TINY["init_subset"])),
     *("--device", "cpu", "--seed", "0"),

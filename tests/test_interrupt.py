@@ -24,7 +24,7 @@ def test_sigterm_saves_best_state_and_resume_finishes(invoke, tmp_path):
     args = [
         *("--epochs", "100000", "--patience", "100000", "--max-seconds", "1"),
         *("--batch-size", "64", "--inducing", "8", "--width", "16", "--depth", "1"),
-        *("--no-plots", "--device", "cpu", "--seed", "0"),
+        *("--no-plots", "--device", "cpu", "--seed", "0", "--head", "svgp"),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NO_COLOR": "1", "COLUMNS": "200"}
     proc = subprocess.Popen(

@@ -60,7 +60,7 @@ def test_small_table_learns_with_default_schedule(rows, tmp_path):
     df = pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:300]
     table = tmp_path / "small300.csv"
     df.to_csv(table, index=False)
-    cfg = TrainConfig(epochs=150, inducing=20, device="cpu")
+    cfg = TrainConfig(head="svgp", epochs=150, inducing=20, device="cpu")
     job = run_training(table, cfg, tmp_path / "run")
     written = json.loads((job.run_dir / "config.json").read_text())
     assert written["batch_size"] == 32 and written["min_epochs"] == 75
@@ -103,6 +103,7 @@ def test_warmup_avoids_the_dead_start_on_the_sinusoid():
     # start was found in; with the default gp_lr = 0.1 the 80 steps here are too few either way,
     # 200 epochs reach RMSE 0.10 against noise 0.1, and bench_fig1 covers the defaults)
     common = {"features": ["x"], "target": "y", "inducing": 10, "epochs": 40, "trend": 0}
+    common["head"] = "svgp"
     common.update(gp_lr=0.01, device="cpu")
     rmse = {}
     for warmup in (0.0, 0.02):

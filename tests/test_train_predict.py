@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from dkluq_cli.cli.train import draw_figures
+from dkluq_cli.cli.train_report import draw_figures
 from dkluq_cli.config import TrainConfig
 from dkluq_cli.errors import ModelFileError
 from dkluq_cli.model.io import load_model, read_model_dict
@@ -22,7 +22,15 @@ from tests.conftest import SAMPLE, plain
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]
 #: A short run on a few hundred rows (~15 s on one core): natural-gradient q(u) updates and a
 #: gentler Adam step converge fastest at this size (measured: 6.9 meV/atom test RMSE).
-QUICK = {"epochs": 100, "batch_size": 64, "inducing": 20, "lr": 3e-3, "ngd": True, "patience": 100}
+QUICK = {
+    "head": "svgp",
+    "epochs": 100,
+    "batch_size": 64,
+    "inducing": 20,
+    "lr": 3e-3,
+    "ngd": True,
+    "patience": 100,
+}
 
 
 @pytest.fixture(scope="module")
@@ -228,6 +236,7 @@ def test_cuda_request_without_gpu_is_one_line(invoke, small_table, tmp_path):
 
 def test_train_cli_end_to_end_and_resume(invoke, small_table, tmp_path):
     args = ["--epochs", "12", "--batch-size", "64", "--inducing", "10", "--no-plots", "--seed", "3"]
+    args += ["--head", "svgp"]
     full = tmp_path / "full"
     r = invoke("train", small_table, *args, "-o", full)
     assert r.exit_code == 0, r.output

@@ -140,16 +140,17 @@ def test_cli_trend_option(invoke, tmp_path):
     df = pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:60]
     table = tmp_path / "t.csv"
     df.to_csv(table, index=False)
-    bad = invoke("train", table, "--trend", "cubic", "-o", tmp_path / "r1")
+    svgp = ("--head", "svgp")
+    bad = invoke("train", table, *svgp, "--trend", "cubic", "-o", tmp_path / "r1")
     assert bad.exit_code != 0 and "--trend" in plain(bad.output)
-    few = invoke("train", table, "--trend", "3", "--inducing", "5", "-o", tmp_path / "r2")
+    few = invoke("train", table, *svgp, "--trend", "3", "--inducing", "5", "-o", tmp_path / "r2")
     assert few.exit_code == 1
     text = plain(few.output)
     assert "--trend 3 needs 84 coefficients" in text and "48 training rows" in text
     assert "Traceback" not in text and not (tmp_path / "r2").exists()
-    high = invoke("train", table, "--trend", "7", "-o", tmp_path / "r3")
+    high = invoke("train", table, *svgp, "--trend", "7", "-o", tmp_path / "r3")
     assert high.exit_code != 0 and "0-6" in plain(high.output)
-    quintic = invoke("train", table, "--trend", "5", "-o", tmp_path / "r4")
+    quintic = invoke("train", table, *svgp, "--trend", "5", "-o", tmp_path / "r4")
     assert quintic.exit_code == 1 and "--trend 5 needs 462 coefficients" in plain(quintic.output)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from dkluq_cli.cli.common import Device, command, echo_result, err_console, show_progress
-from dkluq_cli.config import MAX_TREND, TrainConfig
+from dkluq_cli.config import EXACT_MAX_ROWS, MAX_TREND, TrainConfig
 
 _D = TrainConfig()
 """The defaults: the CLI shows and uses exactly the library's."""
@@ -21,6 +21,17 @@ class Kernel(str, Enum):
     matern32 = "matern32"
     matern52 = "matern52"
     rbf = "rbf"
+
+
+class Head(str, Enum):
+    auto = "auto"
+    exact = "exact"
+    svgp = "svgp"
+
+
+class Symmetry(str, Enum):
+    auto = "auto"
+    off = "off"
 
 
 class Init(str, Enum):
@@ -105,6 +116,31 @@ def train_cmd(
     init_subset: Annotated[
         int, typer.Option(min=2, help="Rows clustered for the initial inducing points.")
     ] = _D.init_subset,
+    head: Annotated[
+        Head,
+        typer.Option(
+            help=f"GP head: exact (exact GP on the strain), svgp (SN-ResNet + sparse "
+            f"variational GP), or auto (exact up to {EXACT_MAX_ROWS} training rows).",
+        ),
+    ] = Head(_D.head),
+    symmetry: Annotated[
+        Symmetry,
+        typer.Option(
+            help="Exact head: use the reference crystal's point group (auto: when the crystal "
+            "is known from the ingest sidecar or --reference) or not (off)."
+        ),
+    ] = Symmetry(_D.symmetry),
+    reference: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="POSCAR of the reference crystal (its lattice centres the strain; its point "
+            "group makes symmetric cells predict alike); default the ingest sidecar's.",
+            readable=False,
+        ),
+    ] = None,
+    restarts: Annotated[
+        int, typer.Option(min=0, help="Exact head: L-BFGS restarts per polynomial degree.")
+    ] = _D.restarts,
     kernel: Annotated[Kernel, typer.Option(help="GP base kernel.")] = Kernel(_D.kernel),
     trend: Annotated[
         str,
@@ -215,6 +251,9 @@ def train_cmd(
         init=init.value,
         fuzzifier=fuzz,
         init_subset=init_subset,
+        head=head.value,
+        symmetry=symmetry.value,
+        restarts=restarts,
         kernel=kernel.value,
         trend=trend_degree,
         width=width,
@@ -242,18 +281,27 @@ def train_cmd(
     from dkluq_cli.device import resolve_device
 
     resolve_device(cfg.device)  # fail before reading anything
+    crystal = None
+    if reference is not None:
+        from dkluq_cli.crystal import read_poscar
+
+        crystal = read_poscar(reference)
     run_dir = resume if resume is not None else (output or default_run_dir(table or "table"))
     job = _run_with_progress(
-        table, cfg, run_dir, force, split_file, resume is not None, plots, stop_after_epoch
+        table, cfg, run_dir, force, split_file, resume is not None, plots, stop_after_epoch, crystal
     )
+    from dkluq_cli.cli.train_report import draw_figures, summary
+
     job.files.extend(draw_figures(job))
-    _summary(job)
+    summary(job)
     echo_result(str(job.run_dir / "model.pt"))
     if job.result.interrupted:
         raise typer.Exit(code=130)
 
 
-def _run_with_progress(table, cfg, run_dir, force, split_file, resume, plots, stop_after_epoch):
+def _run_with_progress(
+    table, cfg, run_dir, force, split_file, resume, plots, stop_after_epoch, crystal
+):
     from rich.progress import (
         BarColumn,
         Progress,
@@ -307,6 +355,7 @@ def _run_with_progress(table, cfg, run_dir, force, split_file, resume, plots, st
                 progress=on_epoch,
                 should_stop=stop,
                 stop_after_epoch=stop_after_epoch,
+                reference=crystal,
             )
         finally:
             if bar.live.is_started:
@@ -314,67 +363,3 @@ def _run_with_progress(table, cfg, run_dir, force, split_file, resume, plots, st
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-
-
-def draw_figures(job) -> list[Path]:
-    """Draw parity, calibration, history and inducing-point figures into the run directory
-    (nothing when the job computed no figure data)."""
-    fig = job.figures
-    if fig is None:
-        return []
-    from dkluq_cli.plots.train import calibration_plot, history_plot, inducing_plot, parity_plot
-
-    run = job.run_dir
-    out = [
-        parity_plot(fig.y_true, fig.y_mean, fig.y_std, run / "parity.png", fig.metrics, fig.unit),
-        calibration_plot(fig.calibration, run / "calibration.png"),
-    ]
-    if fig.history:
-        import pandas as pd
-
-        out.append(history_plot(pd.DataFrame(fig.history), run / "history.png"))
-    if fig.features is not None and fig.inducing is not None:
-        out.append(inducing_plot(fig.features, fig.inducing, run / "inducing.png", color=fig.color))
-    return out
-
-
-def _summary(job) -> None:
-    from rich.table import Table
-
-    m = job.metrics
-    unit = job.result.surrogate.target_unit
-    t = Table(title=f"dkluq train → {job.run_dir}", show_edge=False)
-    t.add_column("split")
-    for col in ("rmse", "mae", "nll", "coverage_95", "miscal_area"):
-        t.add_column(col, justify="right")
-    if "rmse_meV_per_atom" in m.get("test", m.get("val", {})):
-        t.add_column("rmse meV/atom", justify="right")
-    for split in ("train", "val", "test"):
-        if split not in m:
-            continue
-        row = [split] + [
-            f"{m[split][k]:.4g}" for k in ("rmse", "mae", "nll", "coverage_95", "miscal_area")
-        ]
-        if "rmse_meV_per_atom" in m[split]:
-            row.append(f"{m[split]['rmse_meV_per_atom']:.3f}")
-        t.add_row(*row)
-    console = err_console()
-    console.print(t)
-    tr = m["training"]
-    init = m["inducing_init"]
-    fz = (
-        f", m_f={init['fuzzifier']:.3f}, partition coeff {init['partition_coefficient']:.3f}"
-        if "fuzzifier" in init
-        else ""
-    )
-    console.print(
-        f"rmse/mae in {unit}; σ scale {m['sigma_scale']:.3f}; {tr['epochs_run']} epochs "
-        f"(best {tr['best_epoch']}, batch {tr.get('batch_size', '?')}) in "
-        f"{tr['train_seconds']:.1f} s on {tr['device']} with "
-        f"{tr['threads']} thread(s); trend degree {m.get('trend', {}).get('degree', 0)}; "
-        f"inducing init {init['method']}{fz}"
-    )
-    if job.result.interrupted:
-        console.print(
-            f"[yellow]interrupted: best state saved; resume with dkluq train --resume {job.run_dir}[/]"
-        )

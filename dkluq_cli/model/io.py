@@ -6,9 +6,10 @@ on CUDA predicts on a CPU-only machine.
 
 Keys: ``format_version``, ``dkluq_version``, ``torch_version``, ``gpytorch_version``, ``created``,
 ``config`` (every hyperparameter), ``features``, ``feature_units``, ``target``, ``target_unit``,
-``inputs`` (:class:`~dkluq_cli.model.inputs.InputMap`), ``x_mean``, ``x_std``, ``y_mean``,
-``y_std``, ``trend`` (:class:`~dkluq_cli.model.trend.PolynomialTrend`), ``head`` (its kind) and
-``state`` (its tensors), ``sigma_scale``, ``domain``, ``reference`` and ``record``
+``inputs`` (:class:`~dkluq_cli.model.inputs.InputMap` or
+:class:`~dkluq_cli.strain.StrainCoordinates`), ``x_mean``, ``x_std``, ``y_mean``,
+``y_std``, ``trend`` (:class:`~dkluq_cli.model.trend.PolynomialTrend`), ``head`` (``svgp`` or
+``exact``) and ``state`` (its tensors), ``sigma_scale``, ``domain``, ``reference`` and ``record``
 (:class:`~dkluq_cli.model.record.TrainingRecord`). Each part is written by its own
 ``to_dict`` and read by its ``from_dict``; this module only assembles and checks them.
 """
@@ -98,7 +99,7 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "y_mean": float(surrogate.y_mean),
         "y_std": float(surrogate.y_std),
         "trend": surrogate.trend.to_dict(),
-        "inputs": surrogate.inputs.to_dict() if surrogate.inputs is not None else None,
+        "inputs": _inputs_dict(surrogate.inputs),
         "beyond": surrogate.beyond.to_dict() if surrogate.beyond is not None else None,
         "head": surrogate.head.kind,
         "state": surrogate.head.state(),
@@ -213,8 +214,12 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
     return surrogate.to(device)
 
 
-def _head(data: dict[str, Any], config: dict[str, Any]) -> DKLHead:
+def _head(data: dict[str, Any], config: dict[str, Any]) -> Any:
     """Rebuild the GP head the file describes (the SN-ResNet + SVGP before format 3)."""
+    if data.get("head") == "exact":
+        from dkluq_cli.model.exact import ExactHead
+
+        return ExactHead.from_state(data["state"])
     model, likelihood = build_dkl(config, build_extractor(config, len(data["x_mean"])))
     if config.get("double"):
         model.double()
@@ -224,6 +229,25 @@ def _head(data: dict[str, Any], config: dict[str, Any]) -> DKLHead:
     head = DKLHead(model, likelihood, float(config.get("jitter", 1e-4)))
     head.eval()
     return head
+
+
+def _inputs_dict(inputs: Any) -> dict[str, Any] | None:
+    """The coordinate map, tagged with its kind (``columns`` or ``strain``)."""
+    if inputs is None:
+        return None
+    kind = "columns" if isinstance(inputs, InputMap) else "strain"
+    return {"kind": kind, **inputs.to_dict()}
+
+
+def _inputs(data: dict[str, Any] | None) -> Any:
+    """The stored coordinate map (None before format 3: every feature its own coordinate)."""
+    if not data:
+        return None
+    if data.get("kind") == "strain":
+        from dkluq_cli.strain import StrainCoordinates
+
+        return StrainCoordinates.from_dict(data)
+    return InputMap.from_dict(data)
 
 
 def _surrogate(data: dict[str, Any], head: Any, config: dict[str, Any]) -> Surrogate:
@@ -238,7 +262,7 @@ def _surrogate(data: dict[str, Any], head: Any, config: dict[str, Any]) -> Surro
         y_mean=float(data["y_mean"]),
         y_std=float(data["y_std"]),
         trend=_trend(data),
-        inputs=InputMap.from_dict(data["inputs"]) if data.get("inputs") else None,
+        inputs=_inputs(data.get("inputs")),
         beyond=_beyond(data.get("beyond")),
         sigma_scale=float(data["sigma_scale"]),
         domain=Domain.from_dict(data.get("domain")),

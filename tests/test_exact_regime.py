@@ -1,0 +1,121 @@
+"""The exact regime of ``dkluq train`` end to end: chosen by table size, tiny EOS tables, the
+reference crystal's symmetry, σ inflation beyond the box through the model file."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dkluq_cli.config import EXACT_MAX_ROWS, TrainConfig
+from tests.conftest import SAMPLE, plain
+from tests.stub_model import POSCAR_TEXT
+
+LATTICE = ["a", "b", "c", "alpha", "beta", "gamma"]
+#: Two restarts fewer than the default keeps these fits at a second or two.
+FAST = {"restarts": 0, "device": "cpu", "threads": 1}
+
+
+def _table(tmp_path, rows: pd.DataFrame, name: str):
+    path = tmp_path / name
+    rows.to_csv(path, index=False)
+    return path
+
+
+def test_auto_head_follows_the_table_size():
+    assert TrainConfig().resolved(48).head == "exact"  # a 60-row table's training split
+    assert TrainConfig().resolved(2400).head == "svgp"  # a 3000-row table's
+    assert TrainConfig().resolved(EXACT_MAX_ROWS).head == "exact"
+    assert TrainConfig(head="svgp").resolved(48).head == "svgp"
+    with pytest.raises(ValueError, match="head"):
+        TrainConfig(head="big").resolved(48)
+
+
+def test_a_seven_row_eos_table_trains_with_defaults_and_eos_gives_a0(invoke, tmp_path):
+    df = pd.read_csv(SAMPLE / "srtio3_cubic.csv")
+    eos_rows = df.iloc[np.round(np.linspace(5, 55, 7)).astype(int)]
+    table = _table(tmp_path, eos_rows, "eos7.csv")
+    r = invoke("train", table, "--no-plots", "-o", tmp_path / "run")
+    assert r.exit_code == 0, r.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["regime"]["head"] == "exact"
+    assert "leave-one-out coverage_95" in plain(r.stderr)
+    r = invoke("eos", tmp_path / "run", "--samples", "100", "-o", tmp_path / "eos")
+    assert r.exit_code == 0, r.output
+    a0 = json.loads((tmp_path / "eos" / "eos.json").read_text())["a0"]
+    assert a0["ci95"][0] < 3.944 < a0["ci95"][1]  # the dense CHGNet line's minimum
+    assert a0["ci95"][1] - a0["ci95"][0] < 0.05
+
+
+def test_symmetric_lattices_predict_alike_with_a_reference(invoke, tmp_path):
+    from dkluq_cli.model.io import load_model
+    from dkluq_cli.symmetry import PointGroup, cubic_perovskite
+
+    table = _table(tmp_path, pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:60], "t.csv")
+    poscar = tmp_path / "POSCAR"
+    poscar.write_text(POSCAR_TEXT)
+    r = invoke(
+        "train",
+        table,
+        "--reference",
+        poscar,
+        "--restarts",
+        "0",
+        "--no-plots",
+        "-o",
+        tmp_path / "sym",
+    )
+    assert r.exit_code == 0, r.output
+    assert "point group m-3m" in plain(r.stderr)
+    sur = load_model(tmp_path / "sym" / "model.pt")
+    cell = np.array([[4.02, 3.80, 3.95, 86.0, 93.0, 91.0]])
+    images = PointGroup.from_structure(cubic_perovskite(3.95)).distinct_images(cell)[0]
+    assert len(images) == 24
+    mean, std = sur.predict(images)
+    np.testing.assert_allclose(mean, mean[0], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(std, std[0], rtol=1e-9)
+    r = invoke("train", table, "--restarts", "0", "--no-plots", "-o", tmp_path / "plain")
+    assert r.exit_code == 0 and "no symmetry" in plain(r.stderr)
+    plain_mean, _ = load_model(tmp_path / "plain" / "model.pt").predict(images)
+    assert np.ptp(plain_mean) > 1e-6  # without the group the images differ
+
+
+def test_inflation_is_one_inside_grows_outside_and_survives_the_model_file(tmp_path):
+    from dkluq_cli.model.io import load_model, save_model
+    from dkluq_cli.training import train
+    from tests.conftest import sample_xy
+
+    x, y = sample_xy(60)
+    res = train(x, y, TrainConfig(**FAST))
+    sur = res.surrogate
+    assert sur.beyond is not None and sur.beyond.kind == "inflation"
+    save_model(sur, tmp_path / "m.pt")
+    loaded = load_model(tmp_path / "m.pt", device="cpu")
+    centre = np.array([[3.914] * 3 + [90.0] * 3])
+    line = centre * np.linspace(1.0, 1.3, 7)[:, None] ** np.array([1, 0, 0, 0, 0, 0])
+    factor = sur.beyond.factor(sur.coordinates(line))
+    assert factor[0] == 1.0 and np.all(np.diff(factor) >= 0)
+    if sur.beyond.law.gamma > 0:
+        assert factor[-1] > 1.0
+    m1, s1 = sur.predict(line)
+    m2, s2 = loaded.predict(line)
+    np.testing.assert_array_equal(m1, m2)
+    np.testing.assert_array_equal(s1, s2)
+    raw = sur.predict(line, calibrated=False)[1] * sur.sigma_scale
+    np.testing.assert_allclose(s1, raw * factor, rtol=1e-12)
+
+
+def test_leave_one_out_metrics_and_regime_are_recorded(tmp_path):
+    from dkluq_cli.train_job import run_training
+
+    table = _table(tmp_path, pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:40], "t.csv")
+    job = run_training(table, TrainConfig(**FAST), tmp_path / "run", plots=False)
+    m = job.metrics
+    assert m["regime"]["head"] == "exact" and m["regime"]["reason"].startswith("auto:")
+    assert m["loo"]["n"] == len(job.result.splits.train) and 0 <= m["loo"]["coverage_95"] <= 1
+    assert "rmse_meV_per_atom" in m["loo"]
+    assert job.result.splits.val == []  # the validation rows are fitted; leave-one-out checks
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["head"] == "exact" and config["trend"] == m["regime"]["degree"]
