@@ -112,3 +112,26 @@ def test_select_degree_prefers_the_largest_indistinguishable_candidate():
     assert select_degree(flat) == 2
     worse = [base + 1.0, base, base + 0.5]
     assert select_degree(worse) == 1
+
+
+def test_lean_group_average_gives_the_same_kernel_and_gradient(cubic, monkeypatch):
+    from dkluq_cli.model import basis_kernel
+    from dkluq_cli.model.basis_kernel import InvariantMatern, coordinate_blocks
+
+    acts = cubic.strain_actions()
+    x = torch.as_tensor(np.random.default_rng(2).normal(size=(30, 6)))
+    kern = InvariantMatern(
+        torch.as_tensor(acts), torch.as_tensor(coordinate_blocks(acts)), (0.0, 1.0)
+    )
+
+    def value_and_grad() -> tuple[torch.Tensor, torch.Tensor]:
+        kern.zero_grad()
+        k = kern(x, x)
+        k.sum().backward()
+        return k.detach(), kern.raw_log_lengthscale.grad.clone()
+
+    plain = value_and_grad()
+    monkeypatch.setattr(basis_kernel, "CHECKPOINT_ENTRIES", 10)
+    lean = value_and_grad()
+    torch.testing.assert_close(lean[0], plain[0])
+    torch.testing.assert_close(lean[1], plain[1])

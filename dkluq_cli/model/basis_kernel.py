@@ -25,7 +25,10 @@ import gpytorch
 import numpy as np
 import torch
 from torch import Tensor
+from torch.utils.checkpoint import checkpoint
 
+#: Kernel-matrix size (entries) above which the group average recomputes images in backward.
+CHECKPOINT_ENTRIES = 250_000
 #: Clamp range of every log-parameter (natural log).
 LOG_MIN, LOG_MAX = -18.0, 4.0
 _SQRT5 = math.sqrt(5.0)
@@ -57,6 +60,13 @@ def coordinate_blocks(actions: np.ndarray, tol: float = 1e-9) -> np.ndarray:
 def _matern52(r: Tensor) -> Tensor:
     s = _SQRT5 * r
     return (1.0 + s + s * s / 3.0) * torch.exp(-s)
+
+
+def _matern52_pairs(a: Tensor, b: Tensor) -> Tensor:
+    """Matérn 5/2 (unit lengthscale) between the rows of ``a`` and of ``b``."""
+    # cdist's matmul path loses digits at tiny distances; the clamp keeps sqrt finite
+    sq = (a * a).sum(-1)[:, None] + (b * b).sum(-1)[None, :] - 2.0 * a @ b.T
+    return _matern52(sq.clamp_min(1e-30).sqrt())
 
 
 def _clamped(raw: Tensor) -> Tensor:
@@ -110,15 +120,18 @@ class InvariantMatern(gpytorch.Module):
         inv_ls = torch.exp(-self.log_lengthscale)[self.blocks]
         a = x1 * inv_ls
         acc = x1.new_zeros(len(x1) if diag else (len(x1), len(x2)))
+        # with many images of a large matrix, autograd would keep every image's intermediates
+        # (24 × 4 matrices of n² at n = 2000: 10 GB); recomputing them in backward keeps one
+        lean = torch.is_grad_enabled() and not diag and len(self.actions) > 1
+        lean = lean and len(x1) * len(x2) > CHECKPOINT_ENTRIES
         for act in self.actions:
             b = (x2 @ act.T) * inv_ls
             if diag:
-                r = torch.linalg.vector_norm(a - b, dim=-1)
+                acc = acc + _matern52(torch.linalg.vector_norm(a - b, dim=-1))
+            elif lean:
+                acc = acc + checkpoint(_matern52_pairs, a, b, use_reentrant=False)
             else:
-                # cdist's matmul path loses digits at tiny distances; clamp keeps sqrt finite
-                sq = (a * a).sum(-1)[:, None] + (b * b).sum(-1)[None, :] - 2.0 * a @ b.T
-                r = sq.clamp_min(1e-30).sqrt()
-            acc = acc + _matern52(r)
+                acc = acc + _matern52_pairs(a, b)
         return self.outputscale * acc / len(self.actions)
 
 
