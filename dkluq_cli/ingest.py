@@ -11,10 +11,11 @@ re-running over the same tree, reusing runs or not, on any scheduler, gives byte
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 REJECTED_COLUMNS: tuple[str, ...] = ("run", "source", "category", "reason")
 CSV_CHUNK_ROWS = 2_000
-"""Rows formatted at a time when writing a CSV table (memory stays flat in the rows)."""
+"""Rows formatted at a time when writing a CSV file."""
 
 
 class NothingAcceptedError(DkluqError):
@@ -235,13 +236,14 @@ def write_outputs(result: IngestResult, paths: OutputPaths, *, force: bool = Fal
     Raises:
         NothingAcceptedError: No run was accepted (after writing the rejected CSV).
     """
-    import pandas as pd
-
     replace = force or paths.sidecar is not None
     written: list[Path] = []
-    rej = pd.DataFrame(result.rejected, columns=list(REJECTED_COLUMNS))
-    with atomic_write(paths.rejected, force=replace) as tmp:
-        rej.to_csv(tmp, index=False, lineterminator="\n")
+    write_csv(
+        paths.rejected,
+        REJECTED_COLUMNS,
+        result.store.rejected(result.include_unconverged),
+        force=replace,
+    )
     written.append(paths.rejected)
     if paths.sidecar is not None:
         write_sidecar(paths.sidecar, result.sidecar_header, result.store.records())
@@ -261,19 +263,33 @@ def write_outputs(result: IngestResult, paths: OutputPaths, *, force: bool = Fal
 
 
 def _write_table(result: IngestResult, path: Path, *, force: bool) -> None:
-    import pandas as pd
-
-    from dkluq_cli.table import write_table
-
-    rows = result.store.rows(result.include_unconverged)
+    rows = (row for row, _ in result.store.rows(result.include_unconverged))
     if path.suffix.lower() == ".parquet":
-        write_table(
-            pd.DataFrame([r for r, _ in rows], columns=list(ROW_COLUMNS)), path, force=force
-        )
+        import pandas as pd
+
+        from dkluq_cli.table import write_table
+
+        write_table(pd.DataFrame(list(rows), columns=list(ROW_COLUMNS)), path, force=force)
         return
+    write_csv(path, ROW_COLUMNS, rows, force=force)
+
+
+def _cell(value: Any) -> str:
+    """A value as pandas' ``to_csv`` writes it (floats shortest round-trip, missing empty)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def write_csv(
+    path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]], *, force: bool
+) -> None:
+    """Write ``rows`` as CSV, streamed, byte for byte as pandas' ``to_csv(index=False,
+    lineterminator="\\n")`` writes them (``csv`` quoting, UTF-8), atomically."""
     with atomic_write(path, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        first = True
-        while chunk := [r for r, _ in islice(rows, CSV_CHUNK_ROWS)]:
-            frame = pd.DataFrame(chunk, columns=list(ROW_COLUMNS))
-            frame.to_csv(fh, index=False, header=first, lineterminator="\n")
-            first = False
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(columns)
+        for chunk in iter(lambda: list(islice(rows, CSV_CHUNK_ROWS)), []):
+            writer.writerows([_cell(row.get(c)) for c in columns] for row in chunk)
