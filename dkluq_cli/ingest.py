@@ -288,6 +288,7 @@ def write_csv(
 ) -> None:
     """Write ``rows`` as CSV, streamed, byte for byte as pandas' ``to_csv(index=False,
     lineterminator="\\n")`` writes them (``csv`` quoting, UTF-8), atomically."""
+    rows = iter(rows)
     with atomic_write(path, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(columns)

@@ -24,7 +24,7 @@ def test_csv_writer_equals_pandas(tmp_path_factory, rows):
     typed = [(float(a) if not isinstance(a, str) else 0.5, str(b), c is True) for a, b, c in rows]
     dicts = [dict(zip("xyz", r, strict=True)) for r in typed]
     folder = tmp_path_factory.mktemp("csv")
-    write_csv(folder / "mine.csv", list("xyz"), iter(dicts), force=False)
+    write_csv(folder / "mine.csv", list("xyz"), dicts, force=False)
     pd.DataFrame(dicts, columns=list("xyz")).to_csv(
         folder / "pandas.csv", index=False, lineterminator="\n"
     )
