@@ -20,7 +20,6 @@ from typing import Any
 
 from dkluq_cli.errors import DkluqError
 from dkluq_cli.vasp.files import RunFiles
-from dkluq_cli.vasp.run import read_run
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +45,8 @@ def read_chunk(runs: list[RunFiles], energy_kind: str, cross_check: bool) -> lis
     Returns:
         One JSON string per run, in order (:func:`dkluq_cli.vasp.store.encode`).
     """
+    # imported here: a walk whose runs are all reused (--update) never loads the readers
+    from dkluq_cli.vasp.run import read_run
     from dkluq_cli.vasp.store import encode
 
     return [encode(read_run(run, energy_kind, cross_check)) for run in runs]
