@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from dkluq_cli.config import EXACT_MAX_ROWS, TrainConfig
+from tests.conditioning_check import dense_conditional_variance
 from tests.conftest import SAMPLE, plain
 from tests.stub_model import POSCAR_TEXT
 
@@ -119,3 +120,38 @@ def test_leave_one_out_metrics_and_regime_are_recorded(tmp_path):
     assert job.result.splits.val == []  # the validation rows are fitted; leave-one-out checks
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["head"] == "exact" and config["trend"] == m["regime"]["degree"]
+
+
+def test_suggest_conditions_exactly_on_an_exact_head_model(invoke, tmp_path):
+    """``suggest`` on a small-table model: candidates in the box, and the rank-one updates
+    equal dense Gaussian conditioning of the exact head's joint posterior."""
+    from dkluq_cli.conditioning import PosteriorConditioner
+    from dkluq_cli.model.io import load_model
+
+    table = _table(tmp_path, pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:60], "t.csv")
+    r = invoke("train", table, "--restarts", "0", "--no-plots", "-o", tmp_path / "run")
+    assert r.exit_code == 0, r.output
+    poscar = tmp_path / "POSCAR"
+    poscar.write_text(POSCAR_TEXT)
+    out = tmp_path / "next"
+    r = invoke("suggest", tmp_path / "run", "--n", "4", "--reference", poscar, "--pool", "256",
+               "--no-plot", "-o", out)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    cands = pd.read_csv(out / "candidates.csv")
+    assert len(cands) == 4 and (out / "cand_001" / "POSCAR").exists()
+    ratio = cands[["a", "b", "c"]].to_numpy() / 3.95  # POSCAR_TEXT's a
+    assert ((ratio >= 0.9 - 1e-9) & (ratio <= 1.1 + 1e-9)).all()
+    assert (cands["energy_std_given_previous_eV"] <= cands["energy_std_eV"] + 1e-12).all()
+
+    sur = load_model(tmp_path / "run" / "model.pt")
+    assert sur.head.kind == "exact"
+    x = np.array([3.914, 3.914, 3.914, 90, 90, 90]) * np.random.default_rng(0).uniform(
+        0.92, 1.08, (30, 6)
+    )
+    cond = PosteriorConditioner(sur, x, chunk=8)
+    picks = [2, 11, 23]
+    for j in picks:
+        cond.add(j)
+    expected = dense_conditional_variance(sur, x, picks, cond.noise)
+    np.testing.assert_allclose(cond.variance, expected, rtol=0, atol=1e-8)
+    assert (cond.variance[picks] < cond.prior_variance[picks]).all()

@@ -136,6 +136,11 @@ class ExactHead:
             mean = ks.T @ self._alpha
         return mean.cpu().numpy(), var.cpu().numpy()
 
+    def variance64(self, z: Tensor | np.ndarray) -> np.ndarray:
+        """Latent posterior variance (float64, standardised) at ``z``; consistent with
+        :meth:`cross_covariance`."""
+        return self.predict(z)[1]
+
     def predict_std(self, z: Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(mean, latent_std, noise_std)`` at ``z`` (standardised units; noise_std (n,))."""
         mean, var = self.predict(z)

@@ -40,6 +40,10 @@ class Head(Protocol):
     def joint(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent posterior mean (n) and covariance (n × n) at ``z``, float64 tensors."""
 
+    def variance64(self, z: torch.Tensor) -> np.ndarray:
+        """Latent posterior variance at ``z`` (n), float64, consistent with
+        :meth:`cross_covariance`."""
+
     def cross_covariance(self, za: torch.Tensor, zb: torch.Tensor) -> np.ndarray:
         """Latent posterior covariance between ``za`` (n × d) and ``zb`` (k × d), float64."""
 
