@@ -191,12 +191,15 @@ def _coordinates(
 
 def _loo_scale(head: Any, y_mean: float, y_std: float) -> tuple[float, np.ndarray, np.ndarray]:
     """The σ scale fitted to the closed-form leave-one-out errors, and the leave-one-out mean
-    and calibrated σ of every fitted row (target units)."""
-    from dkluq_cli.uq.calibration import fit_sigma_scale
+    and calibrated σ of every fitted row (target units).
+
+    The larger of the NLL-optimal scale and the split-conformal 95 % scale: few rows and a
+    heavy tail make the first too small for the 95 % interval users read most."""
+    from dkluq_cli.uq.calibration import coverage_scale, fit_sigma_scale
 
     y = head.y.cpu().numpy()
     mean, std = head.loo()
-    scale = float(fit_sigma_scale(y, mean, std)) if len(y) > 1 else 1.0
+    scale = max(fit_sigma_scale(y, mean, std), coverage_scale(y, mean, std)) if len(y) > 1 else 1.0
     return scale, mean * y_std + y_mean, scale * std * y_std
 
 

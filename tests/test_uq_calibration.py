@@ -51,3 +51,26 @@ def test_returns_python_float():
 def test_validates_inputs():
     with pytest.raises(TableError, match="y_std must be > 0"):
         fit_sigma_scale([1.0], [1.0], [0.0])
+
+
+def test_coverage_scale_covers_the_nominal_share_of_held_out_errors():
+    from dkluq_cli.uq.calibration import coverage_scale
+
+    rng = np.random.default_rng(3)
+    n = 400
+    m, s = np.zeros(n), np.full(n, 0.5)
+    y = rng.standard_t(3, n)  # heavy tails: the NLL scale undercovers at 95 %
+    scale = coverage_scale(y, m, s)
+    inside = np.abs(y - m) <= 1.959963984540054 * scale * s
+    assert inside.mean() >= 0.95
+    assert inside.mean() < 0.95 + 2 / n
+    assert fit_sigma_scale(y, m, s) != pytest.approx(scale, rel=0.05)
+
+
+def test_coverage_scale_with_few_errors_takes_the_largest():
+    from dkluq_cli.uq.calibration import coverage_scale
+
+    y = np.array([0.1, -0.4, 0.2, 1.0])
+    assert coverage_scale(y, np.zeros(4), np.ones(4)) == pytest.approx(1.0 / 1.959963984540054)
+    with pytest.raises(ValueError, match="level"):
+        coverage_scale(y, np.zeros(4), np.ones(4), level=1.0)
