@@ -1,4 +1,4 @@
-"""The exact GP head and the small-table surrogate built on it."""
+"""The exact GP head, and the small-table surrogate ``train`` builds on it."""
 
 from __future__ import annotations
 
@@ -6,12 +6,31 @@ import numpy as np
 import pytest
 import torch
 
+from dkluq_cli.config import TrainConfig
 from dkluq_cli.model.exact import ExactHead, fit_exact, select_degree
-from dkluq_cli.model.exact_surrogate import ExactSurrogate
 from dkluq_cli.symmetry import PointGroup, cubic_perovskite
 from tests.conftest import SAMPLE, sample_xy
 
 A0 = 3.914
+
+
+def _crystal() -> dict:
+    """The cubic perovskite as a reference crystal (what ``--reference POSCAR`` reads)."""
+    from dkluq_cli.crystal import make_crystal
+    from dkluq_cli.lattice import structure_to_params
+
+    st = cubic_perovskite(A0)
+    species = [str(site.specie) for site in st]
+    lattice = structure_to_params(st).tolist()
+    return make_crystal(species, st.frac_coords.tolist(), lattice, "SrTiO3", "test")
+
+
+def _train(x: np.ndarray, y: np.ndarray, reference: dict | None = None, **over):
+    """``train`` on every row with the exact head (no test split, no restarts)."""
+    from dkluq_cli.training import train
+
+    settings = {"head": "exact", "test_fraction": 0.0, "restarts": 0, "device": "cpu", **over}
+    return train(x, y, TrainConfig(**settings), reference=reference).surrogate
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +39,9 @@ def cubic() -> PointGroup:
 
 
 @pytest.fixture(scope="module")
-def sym_model(cubic) -> ExactSurrogate:
+def sym_model(cubic):
     x, y = sample_xy(40)
-    return ExactSurrogate.fit(x, y, group=cubic, degrees=4, restarts=0)
+    return _train(x, y, _crystal(), trend=4)
 
 
 def _eos_rows(k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +65,7 @@ def test_symmetric_images_get_identical_mean_and_sigma(sym_model, cubic):
 
 def test_without_the_group_images_differ():
     x, y = sample_xy(40)
-    plain = ExactSurrogate.fit(x, y, degrees=2, restarts=0, inflate=False)
+    plain = _train(x, y, trend=2)
     cell = np.array([[4.05, 3.70, 3.95, 84.0, 97.0, 93.0], [3.70, 4.05, 3.95, 97.0, 84.0, 93.0]])
     mean, _ = plain.predict(cell)
     assert abs(mean[0] - mean[1]) > 1e-6
@@ -66,13 +85,16 @@ def test_closed_form_loo_equals_refits_without_each_row():
         assert std[i] == pytest.approx(np.sqrt(v[0] + sub.noise_variance()), rel=1e-6)
 
 
-def test_state_round_trip_and_determinism(sym_model, cubic):
+def test_state_round_trip_and_determinism(sym_model, cubic, tmp_path):
+    from dkluq_cli.model.io import load_model, save_model
+
     x, y = sample_xy(40)
     probe = np.array([[3.9, 4.0, 3.8, 88.0, 91.0, 95.0], [4.5, 3.4, 4.4, 80.0, 100.0, 99.0]])
-    again = ExactSurrogate.from_state(sym_model.state())
+    save_model(sym_model, tmp_path / "m.pt")
+    again = load_model(tmp_path / "m.pt")
     for a, b in zip(again.predict(probe), sym_model.predict(probe), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-10)
-    refit = ExactSurrogate.fit(x, y, group=cubic, degrees=4, restarts=0)
+    refit = _train(x, y, _crystal(), trend=4)
     np.testing.assert_allclose(refit.predict(probe)[1], sym_model.predict(probe)[1], rtol=1e-10)
     head = ExactHead.from_state(sym_model.head.state())
     assert head.kind == "exact" and head.dtype == torch.float64
@@ -83,25 +105,25 @@ def test_sigma_grows_beyond_the_training_box(sym_model):
     steps = [inside * np.array([f, 1, 1, 1, 1, 1]) for f in (1.0, 1.15, 1.3)]
     stds = [sym_model.predict(s)[1][0] for s in steps]
     assert stds[0] < stds[1] < stds[2]
-    assert sym_model.predict_parts(steps[2])["distance"][0] > 0
+    assert sym_model.beyond.box.distance(sym_model.coordinates(steps[2]))[0] > 0
 
 
 def test_a_seven_row_eos_table_trains_with_defaults():
     x, y = _eos_rows(7)
-    model = ExactSurrogate.fit(x, y)
+    model = _train(x, y, restarts=1)  # the defaults
     a = np.linspace(x[:, 0].min(), x[:, 0].max(), 201)
     grid = np.column_stack([a, a, a, np.full((201, 3), 90.0)])
     mean, std = model.predict(grid)
     assert np.all(np.isfinite(mean)) and np.all(std > 0)
     assert abs(a[np.argmin(mean)] - 3.94) < 0.02
-    draws = model.sample(grid, 200, seed=0)
+    draws = model.sample_posterior(grid, 200, seed=0)
     assert draws.shape == (200, 201)
     assert 3.90 < np.median(a[np.argmin(draws, axis=1)]) < 3.98
 
 
 def test_five_rows_are_enough():
     x, y = _eos_rows(5)
-    mean, std = ExactSurrogate.fit(x, y, degrees=(2, 3)).predict(x)
+    mean, std = _train(x, y).predict(x)
     assert np.max(np.abs(mean - y)) < 0.05 and np.all(std > 0)
 
 
