@@ -104,8 +104,7 @@ def child_dkluq(root: str, workers: int, scheduler: str, out: str, cross: bool =
     from dkluq_cli.ingest import ingest, output_paths, write_outputs
     from dkluq_cli.vasp.executors import warm_imports
 
-    warm_imports()
-    import pandas  # noqa: F401 - imported before the clock, like the readers
+    warm_imports()  # before the clock, as BorgQueen's imports are
 
     t0 = time.perf_counter()
     res = ingest([root], workers=workers, scheduler=scheduler, cross_check=cross)
