@@ -145,9 +145,9 @@ def train_cmd(
     trend: Annotated[
         str,
         typer.Option(
-            help=f"Degree 0-{MAX_TREND} of the least-squares polynomial trend the GP learns the "
-            "residual of (0 = constant mean), or 'auto' (the highest degree <= 3 with 20 "
-            "training rows per coefficient: cubic from 1680 rows of 6 features).",
+            help=f"Degree 0-{MAX_TREND} of the polynomial mean (0 = constant mean), or 'auto' "
+            "(exact head: the degree with the best leave-one-out likelihood; svgp head: the "
+            "highest degree <= 3 with 20 training rows per coefficient).",
             callback=_check_trend,
         ),
     ] = str(_D.trend),
