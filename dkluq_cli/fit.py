@@ -128,7 +128,8 @@ class DKLFit:
         import gpytorch
         import torch
 
-        from dkluq_cli.model.dkl import DKLHead, build_dkl, build_extractor
+        from dkluq_cli.model.dkl import build_dkl, build_extractor
+        from dkluq_cli.model.dkl_head import DKLHead
         from dkluq_cli.model.inducing import initial_inducing_points, mean_pairwise_distance
         from dkluq_cli.model.surrogate import Surrogate
 

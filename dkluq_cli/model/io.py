@@ -29,7 +29,8 @@ import torch
 from dkluq_cli import __version__
 from dkluq_cli.atomic import atomic_write
 from dkluq_cli.errors import ModelFileError
-from dkluq_cli.model.dkl import DKLHead, build_dkl, build_extractor
+from dkluq_cli.model.dkl import build_dkl, build_extractor
+from dkluq_cli.model.dkl_head import DKLHead
 from dkluq_cli.model.inputs import InputMap
 from dkluq_cli.model.record import TrainingRecord
 from dkluq_cli.model.surrogate import Surrogate
