@@ -66,7 +66,7 @@ def template_runs() -> list[Path]:
 
 def complete_vasprun_runs() -> list[Path]:
     """The template runs both readers read: those with a complete vasprun.xml."""
-    from dkluq_cli.vasp.vasprun import xml_complete
+    from dkluq_cli.vasp.xmlcut import xml_complete
 
     out = []
     for run in template_runs():

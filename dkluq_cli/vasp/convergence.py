@@ -89,13 +89,21 @@ def outcar_electronic(
 
 
 def vasprun_ionic(
-    run: RunFiles, path: Path, *, complete: bool, n_steps: int, nsw: int, ibrion: int
+    run: RunFiles,
+    path: Path,
+    *,
+    complete: bool,
+    n_steps: int,
+    nsw: int,
+    ibrion: int,
+    damage: str | None = None,
 ) -> tuple[bool, str | None]:
     """Ionic convergence of a run read from its vasprun.xml.
 
-    A truncated XML was killed part-way. A complete relaxation that stopped before NSW is
-    confirmed by "reached required accuracy" in the OUTCAR next to it (same suffix) when that
-    OUTCAR can be read; without one it is taken as converged.
+    A truncated XML was killed part-way; a damaged one (malformed before its end) was read only
+    up to the damage, so whether the run ended is unknown. A complete relaxation that stopped
+    before NSW is confirmed by "reached required accuracy" in the OUTCAR next to it (same
+    suffix) when that OUTCAR can be read; without one it is taken as converged.
 
     Args:
         run: The run's files.
@@ -104,13 +112,16 @@ def vasprun_ionic(
         n_steps: Complete ionic steps.
         nsw: NSW.
         ibrion: IBRION.
+        damage: Where a damaged XML breaks (``"line 528 (...)"``), or ``None``.
 
     Returns:
         ``(converged, problem)``.
     """
     ended: bool | None = None
     how = "stopped"
-    if not complete:
+    if damage:
+        ended, how = False, f"vasprun.xml damaged at {damage}, read up to there,"
+    elif not complete:
         ended, how = False, "killed part-way (vasprun.xml truncated)"
     elif n_steps < nsw and ibrion > 0:
         outcar = run.pick("OUTCAR", prefer_suffix=run.suffix_of(path))

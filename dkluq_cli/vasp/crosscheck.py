@@ -1,7 +1,8 @@
 """Cross-checked readers: each vasprun.xml or OUTCAR parsed by pymatgen and by ASE, compared.
 
 * ``vasprun.xml``: pymatgen ``Vasprun`` (lenient on truncated XML, so the complete ionic steps
-  of a killed run are kept) against ASE's ``vasp-xml`` reader.
+  of a killed run are kept) against ASE's ``vasp-xml`` reader. A killed or damaged file is read,
+  by both, from a copy cut after its last complete ionic step.
 * ``OUTCAR``: pymatgen ``Outcar`` (energies, stop flag, INCAR echo through ``read_pattern``)
   against ASE's ``vasp-out`` reader (the structure of every complete ionic step); when ASE
   cannot give the structure, the neighbouring CONTCAR (or POSCAR of a static run).
@@ -37,7 +38,7 @@ from dkluq_cli.vasp.result import (
     finite,
 )
 from dkluq_cli.vasp.structures import neighbour_structure
-from dkluq_cli.vasp.vasprun import xml_complete
+from dkluq_cli.vasp.xmlcut import steps_copy, xml_break, xml_complete
 
 logger = logging.getLogger(__name__)
 
@@ -57,18 +58,42 @@ OUTCAR_PATTERNS = {
 def read_vasprun_checked(run: RunFiles, path: Path, energy_kind: str) -> Parsed:
     """Read a vasprun.xml with pymatgen, cross-checked against ASE.
 
+    A killed or damaged file (truncated, or malformed before its end) is read from a copy that
+    ends after its last complete ionic step (before the damage): what the two libraries alone
+    keep of such a file depends on their versions (:mod:`dkluq_cli.vasp.xmlcut`).
+
     Raises:
         Reject: Unreadable, no complete ionic step, or the two parsers disagree.
     """
+    check_readable(path)
+    broken = xml_break(path)
+    if broken is None and xml_complete(path):
+        return _vasprun_checked(run, path, path, energy_kind, complete=True, damage=None)
+    limit, damage = broken if broken is not None else (None, None)
+    with steps_copy(path, limit) as cut:
+        if cut is None:
+            how = f"damaged at {damage}" if damage else "truncated"
+            raise Reject(NO_STEP, f"{path.name}: no complete ionic step ({how})")
+        return _vasprun_checked(run, path, cut, energy_kind, complete=False, damage=damage)
+
+
+def _vasprun_checked(
+    run: RunFiles,
+    path: Path,
+    source: Path,
+    energy_kind: str,
+    *,
+    complete: bool,
+    damage: str | None,
+) -> Parsed:
+    """Read ``source``: ``path`` itself, or its copy cut at the last complete step."""
     from pymatgen.io.vasp.outputs import Vasprun
 
-    check_readable(path)
     name = path.name
-    complete = xml_complete(path)
     try:
         vr = quiet_call(
             Vasprun,
-            str(path),
+            str(source),
             parse_dos=False,
             parse_eigen=False,
             parse_projected_eigen=False,
@@ -90,7 +115,7 @@ def read_vasprun_checked(run: RunFiles, path: Path, energy_kind: str) -> Parsed:
     except KeyError as exc:
         raise Reject(NO_STEP, f"{name}: last ionic step lacks {exc}") from exc
     try:
-        atoms = ase_images(path, "vasp-xml")[-1]
+        atoms = ase_images(source, "vasp-xml")[-1]
         other = ase_energy(atoms, energy_kind)
     except Exception as exc:
         raise Reject(
@@ -113,7 +138,13 @@ def read_vasprun_checked(run: RunFiles, path: Path, energy_kind: str) -> Parsed:
     nsw = int(params.get("NSW", 0))
     ibrion = int(params.get("IBRION", -1 if nsw in (-1, 0) else 0))
     conv_ion, problem = vasprun_ionic(
-        run, path, complete=complete, n_steps=len(steps), nsw=nsw, ibrion=ibrion
+        run,
+        path,
+        complete=complete,
+        n_steps=len(steps),
+        nsw=nsw,
+        ibrion=ibrion,
+        damage=damage,
     )
     if problem:
         problems.append(problem)

@@ -8,7 +8,8 @@ would parse is parsed and checked the same way, and its agreement checks (atom c
 are applied to the two ways the libraries compute them.
 
 The reader gives up (:class:`~dkluq_cli.vasp.result.Unsure`) on whatever it does not handle exactly as that reading
-does, so the caller hands the file to it: a truncated or malformed XML (a killed run), response
+does, so the caller hands the file to it: an XML that is malformed before its end (a damaged
+file; a killed run's truncated XML is read here, and checked against ASE), response
 function, DFPT, NMR or machine-learned force field runs, a PSTRESS that makes the two libraries'
 energies differ, explicit k-point lists, odd parameter types, or any number that does not parse.
 Energies in eV, lengths in Å.
@@ -38,6 +39,7 @@ from dkluq_cli.vasp.xmlblocks import (
     structure_arrays,
     vasp_version,
 )
+from dkluq_cli.vasp.xmlcut import CHUNK, steps_copy
 
 _TAGS = (
     "generator",
@@ -61,15 +63,6 @@ _PYMATGEN_ONLY = (
 )
 
 
-def xml_complete(path: Path) -> bool:
-    """Whether the (decompressed) XML ends with its closing ``</modeling>`` tag."""
-    tail = b""
-    with open_bytes(path) as fh:
-        while chunk := fh.read(1 << 20):
-            tail = (tail + chunk)[-512:]
-    return b"</modeling>" in tail
-
-
 def read_vasprun_fast(run: RunFiles, path: Path, energy_kind: str) -> Parsed:
     """Read a complete vasprun.xml in one pass.
 
@@ -90,6 +83,8 @@ def read_vasprun_fast(run: RunFiles, path: Path, energy_kind: str) -> Parsed:
         raise
     except Exception as exc:  # unreadable, or read as pymatgen would not: not ours
         raise Unsure(f"{type(exc).__name__}: {exc}") from exc
+    if doc["malformed"]:
+        raise Unsure("malformed before its end (a damaged file)")
     if not doc["truncated"] and not (doc["complete"] and doc["utf8"]):
         raise Unsure("not a complete UTF-8 XML document")
     return _parsed(run, path, doc, energy_kind)
@@ -98,22 +93,29 @@ def read_vasprun_fast(run: RunFiles, path: Path, energy_kind: str) -> Parsed:
 def _parse(path: Path) -> dict[str, Any]:
     """Parse the file in chunks as it is decompressed, keeping what the row needs.
 
-    A malformed or truncated XML stops the parse, as it stops pymatgen's lenient one: the
-    ionic steps completed before it are kept and ``truncated`` is set.
+    A truncated XML stops the parse, as it stops pymatgen's lenient one: the ionic steps
+    completed before it are kept and ``truncated`` is set. An XML that breaks before its end
+    also sets ``malformed`` (see :func:`xml_break`).
     """
     from lxml import etree
 
-    doc: dict[str, Any] = {"n_steps": 0, "in_calc": False, "truncated": False, "utf8": True}
+    doc: dict[str, Any] = {
+        "n_steps": 0,
+        "in_calc": False,
+        "truncated": False,
+        "malformed": False,
+        "utf8": True,
+    }
     parser = etree.XMLPullParser(events=("start", "end"), tag=_TAGS)
     # ASE reads the XML as UTF-8 text and fails on invalid bytes, whatever the XML declares
     utf8 = codecs.getincrementaldecoder("utf-8")()
     tail = b""
     with open_bytes(path) as fh:
-        while chunk := fh.read(1 << 20):
+        while chunk := fh.read(CHUNK):
             tail = (tail + chunk)[-512:]
             doc["utf8"] = doc["utf8"] and _decodes(utf8, chunk)
             if not doc["truncated"]:
-                doc["truncated"] = not _feed(parser, doc, chunk)
+                doc["truncated"] = doc["malformed"] = not _feed(parser, doc, chunk)
         doc["utf8"] = doc["utf8"] and _decodes(utf8, b"")
     if not doc["truncated"]:
         doc["truncated"] = not _feed(parser, doc, None)
@@ -141,8 +143,10 @@ def _feed(parser, doc: dict[str, Any], chunk: bytes | None) -> bool:
         ok = True
     except etree.XMLSyntaxError:
         ok = False
-    for event, elem in parser.read_events():
-        _handle(doc, event, elem)
+    # a truncated document's close() ends every open element: those are not complete steps
+    if ok or chunk is not None:
+        for event, elem in parser.read_events():
+            _handle(doc, event, elem)
     return ok
 
 
@@ -211,13 +215,15 @@ def _final_energy(last: dict, energy_kind: str, check: bool) -> float:
 
 
 def _cross_check(path: Path, cell: Cell, energy: float, energy_kind: str) -> None:
-    """Compare with ASE's reading of the same file (as the cross-checked reader does).
+    """Compare with ASE's reading of the file's complete ionic steps (as the cross-checked
+    reader does).
 
     Raises:
         Reject: ASE cannot read it, or reads other atoms, lattice or energy.
     """
     try:
-        atoms = ase_images(path, "vasp-xml")[-1]
+        with steps_copy(path) as cut:
+            atoms = ase_images(cut or path, "vasp-xml")[-1]
         other = ase_energy(atoms, energy_kind)
     except Exception as exc:
         raise Reject(
