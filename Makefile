@@ -38,8 +38,9 @@ demo: $(STAMP)
 	@echo "  predictions  $(DEMO)/vasp_predictions.csv, $(DEMO)/ood_predictions.csv"
 	@echo "  scan         $(DEMO)/scan/ (scan_1d.csv, scan_iso.csv, scan_2d_*.csv, *.png)"
 
+# one worker per CPU (at most 4), a test file per worker: module fixtures are built once
 test: $(STAMP)
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n auto --maxprocesses 4 --dist loadfile
 
 # issue 9: >= 2 minutes of hypothesis fuzzing (mutated real VASP files, random tables); not in CI
 fuzz: $(STAMP)

@@ -86,6 +86,17 @@ def invoke(runner):
 
 
 @pytest.fixture(scope="session")
+def lattice_run(tmp_path_factory) -> Path:
+    """Run folder of the shared sample-data model (tests/lattice_model.py)."""
+    from tests.lattice_model import lattice_model_dir
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of this run
+    return lattice_model_dir(base)
+
+
+@pytest.fixture(scope="session")
 def shared_vasp() -> Path:
     if not SHARED_VASP.is_dir():
         pytest.skip(

@@ -11,15 +11,14 @@ import pytest
 
 from dkluq_cli.eos import fit_eos
 from tests.conftest import SAMPLE, plain
-from tests.lattice_model import lattice_model_dir
 
 QUANTITIES = ("a0", "V0", "B0", "E0")
 
 
 @pytest.fixture(scope="module")
-def model_dir() -> Path:
+def model_dir(lattice_run) -> Path:
     """The shared test model (whole sample table, no reference crystal)."""
-    return lattice_model_dir()
+    return lattice_run
 
 
 @pytest.fixture(scope="module")

@@ -28,12 +28,11 @@ LATTICE = ["a", "b", "c", "alpha", "beta", "gamma"]
 
 
 @pytest.fixture(scope="module")
-def trained():
+def trained(lattice_run):
     """The shared sample-data model (tests/lattice_model.py), as a run folder + surrogate."""
     from dkluq_cli.model.io import load_model
-    from tests.lattice_model import lattice_model_dir
 
-    run_dir = lattice_model_dir()
+    run_dir = lattice_run
     return SimpleNamespace(run_dir=run_dir, surrogate=load_model(run_dir / "model.pt"))
 
 

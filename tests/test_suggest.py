@@ -12,7 +12,6 @@ import pytest
 from dkluq_cli.model.io import load_model
 from tests.conditioning_check import dense_conditional_variance
 from tests.conftest import plain
-from tests.lattice_model import lattice_model_dir
 
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]
 REFERENCE_POSCAR = """SrTiO3 reference
@@ -33,9 +32,9 @@ P_REF = np.array([3.914, 3.914, 3.914, 90.0, 90.0, 90.0])
 
 
 @pytest.fixture(scope="module")
-def model_path() -> Path:
+def model_path(lattice_run) -> Path:
     """The shared test model (no sidecar: the model has no reference crystal)."""
-    return lattice_model_dir() / "model.pt"
+    return lattice_run / "model.pt"
 
 
 @pytest.fixture(scope="module")

@@ -109,11 +109,9 @@ def test_reload_on_cpu_reproduces_predictions_exactly(trained, small_table):
     assert np.array_equal(s1, s2)
 
 
-def test_sigma_grows_out_of_domain():
+def test_sigma_grows_out_of_domain(lattice_run):
     """Mean σ on the out-of-domain set ≥ 3× mean σ on held-out in-range rows (sample-data model)."""
-    from tests.lattice_model import lattice_model_dir
-
-    run = lattice_model_dir()
+    run = lattice_run
     sur = load_model(run / "model.pt")
     df = pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv")
     test = json.loads((run / "splits.json").read_text())["test"]
