@@ -123,6 +123,37 @@ def test_killed_vasprun_reports_the_last_complete_step(tmp_path, steps_kept):
     assert res.row["n_ionic_steps"] == steps_kept
 
 
+@pytest.mark.parametrize("steps_kept", [1, 4])
+def test_vasprun_cut_in_a_steps_energy_block_keeps_the_steps_before(tmp_path, steps_kept):
+    # the last energy block of the next step is cut after its first number
+    calcs = [m.start() for m in re.finditer("<calculation>", XML)]
+    end = XML.index("</calculation>", calcs[steps_kept])
+    block = XML.rindex('<i name="e_fr_energy">', calcs[steps_kept], end)
+    cut = XML.index("</i>", block) + len("</i>")
+    run = make_run(tmp_path / "k", relax_files(**{"vasprun.xml": XML[:cut].encode("latin-1")}))
+    res = read_both(run)
+    assert res.category == ION_UNCONV
+    assert f"after {steps_kept} complete ionic step(s) of NSW=50" in res.reason
+    assert res.row["n_ionic_steps"] == steps_kept
+    assert res.row["energy_eV"] == step_energies(XML)[steps_kept - 1]
+
+
+def test_vasprun_damaged_mid_file_is_read_up_to_the_damage(tmp_path):
+    calcs = [m.start() for m in re.finditer("<calculation>", XML)]
+    at = XML.index("<scstep>", calcs[3])
+    line = XML[:at].count("\n") + 1
+    xml = XML[:at] + "x" + XML[at + 1 :]  # the rest of the file, </modeling> included, intact
+    run = make_run(tmp_path / "d", relax_files(**{"vasprun.xml": xml.encode("latin-1")}))
+    res = read_both(run)
+    assert res.category == ION_UNCONV
+    # the parser notices at the step's closing </scstep>, a few lines below the edit
+    found = int(re.search(r"vasprun\.xml damaged at line (\d+) \(", res.reason)[1])
+    assert line <= found < XML[: XML.index("</calculation>", at)].count("\n") + 1
+    assert "after 3 complete ionic step(s) of NSW=50" in res.reason
+    assert res.row["n_ionic_steps"] == 3
+    assert res.row["energy_eV"] == step_energies(XML)[2]
+
+
 def test_vasprun_cut_in_its_header_falls_back_to_outcar(tmp_path):
     cut = XML.index("<parameters>") + 200
     run = make_run(tmp_path / "h", relax_files(**{"vasprun.xml": XML[:cut].encode("latin-1")}))
