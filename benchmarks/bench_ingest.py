@@ -66,12 +66,12 @@ def template_runs() -> list[Path]:
 
 def complete_vasprun_runs() -> list[Path]:
     """The template runs both readers read: those with a complete vasprun.xml."""
-    from dkluq_cli.vasp.xmlcut import xml_complete
+    from dkluq_cli.vasp.xmlcut import xml_end
 
     out = []
     for run in template_runs():
         xml = [p for p in run.iterdir() if p.name.startswith("vasprun.xml")]
-        if xml and xml_complete(xml[0]):
+        if xml and xml_end(xml[0]).complete:
             out.append(run)
     return out
 

@@ -55,7 +55,9 @@ def test_damaged_file_is_read_up_to_its_break(tmp_path, step, gz):
     path.parent.mkdir()
     path.write_bytes(gzip.compress(text) if gz else text)
 
-    offset, where = xmlcut.xml_break(path)
+    end = xmlcut.xml_end(path)
+    offset, where = end.broken
+    assert not end.complete
     assert where.startswith(f"line {line} (")
     assert text[offset:].lstrip(b" ").startswith(b"xi name=")  # the damaged line
     with pytest.raises(Unsure, match="malformed before its end"):
@@ -84,10 +86,10 @@ def test_damage_in_the_first_step_leaves_no_step(tmp_path):
 
 def test_complete_and_truncated_files_do_not_break(tmp_path):
     src = RELAX.read_bytes()
-    assert xmlcut.xml_break(RELAX) is None
+    assert xmlcut.xml_end(RELAX) == (None, True)
     path = tmp_path / "vasprun.xml"
     path.write_bytes(src[: len(src) * 2 // 3])
-    assert xmlcut.xml_break(path) is None
+    assert xmlcut.xml_end(path) == (None, False)
 
 
 def test_truncated_inside_a_step_counts_only_complete_steps(tmp_path):

@@ -38,7 +38,7 @@ from dkluq_cli.vasp.result import (
     finite,
 )
 from dkluq_cli.vasp.structures import neighbour_structure
-from dkluq_cli.vasp.xmlcut import steps_copy, xml_break, xml_complete
+from dkluq_cli.vasp.xmlcut import steps_copy, xml_end
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +66,10 @@ def read_vasprun_checked(run: RunFiles, path: Path, energy_kind: str) -> Parsed:
         Reject: Unreadable, no complete ionic step, or the two parsers disagree.
     """
     check_readable(path)
-    broken = xml_break(path)
-    if broken is None and xml_complete(path):
+    end = xml_end(path)
+    if end.complete:
         return _vasprun_checked(run, path, path, energy_kind, complete=True, damage=None)
-    limit, damage = broken if broken is not None else (None, None)
+    limit, damage = end.broken if end.broken is not None else (None, None)
     with steps_copy(path, limit) as cut:
         if cut is None:
             how = f"damaged at {damage}" if damage else "truncated"

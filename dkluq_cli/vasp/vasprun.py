@@ -95,7 +95,7 @@ def _parse(path: Path) -> dict[str, Any]:
 
     A truncated XML stops the parse, as it stops pymatgen's lenient one: the ionic steps
     completed before it are kept and ``truncated`` is set. An XML that breaks before its end
-    also sets ``malformed`` (see :func:`xml_break`).
+    also sets ``malformed`` (see :func:`~dkluq_cli.vasp.xmlcut.xml_end`).
     """
     from lxml import etree
 

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from dkluq_cli.vasp.files import open_bytes
 
@@ -25,34 +26,36 @@ in the same feed in each."""
 _END = b"</calculation>"
 
 
-def xml_complete(path: Path) -> bool:
-    """Whether the (decompressed) XML ends with its closing ``</modeling>`` tag."""
+class XmlEnd(NamedTuple):
+    """How a vasprun.xml ends.
+
+    Attributes:
+        broken: Where it is malformed before its end (a damaged file): ``(byte offset of the
+            start of the breaking line in the decompressed data, where)``, ``where`` reading
+            like ``"line 528 (error parsing attribute name)"``; ``None`` when it is not.
+        complete: Whether it parses up to a closing ``</modeling>`` tag.
+    """
+
+    broken: tuple[int, str] | None
+    complete: bool
+
+
+def xml_end(path: Path) -> XmlEnd:
+    """Parse the (decompressed) file once, for where it breaks and whether it is complete."""
+    from lxml import etree
+
+    parser = etree.XMLPullParser()
     tail = b""
     with open_bytes(path) as fh:
         while chunk := fh.read(CHUNK):
             tail = (tail + chunk)[-512:]
-    return b"</modeling>" in tail
-
-
-def xml_break(path: Path) -> tuple[int, str] | None:
-    """Where a vasprun.xml is malformed before its end (a damaged file), or ``None``.
-
-    Returns:
-        ``(byte offset of the start of the breaking line in the decompressed data, where)``,
-        ``where`` reading like ``"line 528 (error parsing attribute name)"``.
-    """
-    from lxml import etree
-
-    parser = etree.XMLPullParser()
-    with open_bytes(path) as fh:
-        while chunk := fh.read(CHUNK):
             try:
                 parser.feed(chunk)
             except etree.XMLSyntaxError as exc:
                 line = exc.position[0]
                 what = str(exc.msg).split(", line ")[0]
-                return line_start(path, line), f"line {line} ({what})"
-    return None
+                return XmlEnd((line_start(path, line), f"line {line} ({what})"), False)
+    return XmlEnd(None, b"</modeling>" in tail)
 
 
 def line_start(path: Path, line: int) -> int:
