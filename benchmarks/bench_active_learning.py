@@ -4,10 +4,10 @@ The loop runs against the sample-data oracle (CHGNet stands in for DFT, see
 ``sample_data/README.md``) in the sample box p0 × [0.9, 1.1] (p0 = 3.914 Å, 90°):
 
 1. start from ``--initial`` (50) structures uniform in the box, energies from the oracle;
-2. train a model (:func:`dkluq_cli.training.train`), record its test RMSE and mean σ on a held-out
+2. train a model (:func:`dkluq_cli.training.train.train`), record its test RMSE and mean σ on a held-out
    test set (the last ``--test`` rows of ``sample_data/srtio3_lattice_energy.csv``, energies
    already computed by the same oracle);
-3. ask :func:`dkluq_cli.suggest.suggest` for ``--per-round`` (25) structures with the strategy,
+3. ask :func:`dkluq_cli.analysis.suggest.suggest` for ``--per-round`` (25) structures with the strategy,
    compute them with the oracle, add them, and repeat for ``--rounds`` (10) rounds.
 
 The same initial set and test set are used for every strategy (``batch``, ``max-std``,
@@ -46,9 +46,9 @@ def train_model(x: np.ndarray, y: np.ndarray, epochs: int, seed: int):
     Batch size and the minimum number of epochs before early stopping are dkluq's automatic
     values (batch 32 at these sizes, no stop before half the epochs).
     """
-    from dkluq_cli.config import TrainConfig
-    from dkluq_cli.table import unit_of
-    from dkluq_cli.training import train
+    from dkluq_cli.data.table import TableUnits
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.train import train
 
     n = len(x)
     cfg = TrainConfig(
@@ -66,8 +66,7 @@ def train_model(x: np.ndarray, y: np.ndarray, epochs: int, seed: int):
         x,
         y,
         cfg,
-        feature_units=[unit_of(f) for f in cfg.features],
-        target_unit="eV",
+        units=TableUnits.of(cfg.features, "energy_eV"),
     )
     return res.surrogate
 
@@ -82,10 +81,9 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
     import torch
 
-    from dkluq_cli.atomic import prepare_output_dir, write_text
-    from dkluq_cli.runs import write_json
-    from dkluq_cli.suggest import random_points, suggest
-    from dkluq_cli.table import write_table
+    from dkluq_cli.analysis.suggest import random_points, suggest
+    from dkluq_cli.data.output import prepare_output_dir, write_json, write_text
+    from dkluq_cli.data.table import write_table
     from sample_data.oracle import N_ATOMS, P0, srtio3_energies
 
     torch.set_num_threads(1)

@@ -85,10 +85,10 @@ def quartic_baseline(xt: np.ndarray, yt: np.ndarray, xq: np.ndarray) -> tuple[np
 
 
 def run_seed(seed: int, x: np.ndarray, y: np.ndarray, xo: np.ndarray, yo: np.ndarray, quick: bool):
-    from dkluq_cli.config import TrainConfig
     from dkluq_cli.model.truncation import beyond_box
-    from dkluq_cli.splits import make_splits
-    from dkluq_cli.training import train
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.splits import make_splits
+    from dkluq_cli.training.train import train
 
     sp = make_splits(len(x), 0.1, 0.1, seed)
     cfg = TrainConfig(seed=seed, device="cpu", threads=1, **({"epochs": 4} if quick else {}))

@@ -98,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     """Train the three models, plot, assert σ growth, write ``fig1.*``."""
     import pandas as pd
 
-    from dkluq_cli.config import TrainConfig
-    from dkluq_cli.splits import make_splits
-    from dkluq_cli.training import train
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.splits import make_splits
+    from dkluq_cli.training.train import train
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)

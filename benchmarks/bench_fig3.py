@@ -5,8 +5,8 @@ SrTiO3 sample (80/10/10 split, seed 0) and predicts on a grid of a/a0 × alpha/a
 [0.8, 1.2] × [0.8, 1.2] (a0 = 3.914 Å, alpha0 = 90°), every other parameter at the reference
 (b = c = 3.914 Å, beta = gamma = 90°). The training box (±10 %) is drawn on every panel.
 
-The grid comes from ``dkluq_cli.grids`` (``scale_grid``, ``grid_2d``) and the predictions from
-``dkluq_cli.scan.predict_params`` (calibrated σ, exactly what ``dkluq scan`` reports).
+The grid comes from ``dkluq_cli.analysis.grids`` (``scale_grid``, ``grid_2d``) and the predictions from
+``dkluq_cli.analysis.scan.predict_params`` (calibrated σ, exactly what ``dkluq scan`` reports).
 
 Writes ``fig3.png`` (2 rows m = 10, 50 × 2 columns mean, σ), ``fig3_grid.csv`` (every grid
 point and prediction), ``fig3.json`` (σ inside vs outside the box) and ``fig3.md``.
@@ -48,7 +48,7 @@ def grid(
 
     Rows run over alpha slowest (row ``i·n + j``: alpha at ``rel[i]``, a at ``rel[j]``).
     """
-    from dkluq_cli.grids import grid_2d, scale_grid
+    from dkluq_cli.analysis.grids import grid_2d, scale_grid
 
     rel = scale_grid(lo, hi, points)
     df = grid_2d(P0, ("a", "alpha"), rel)  # a slowest
@@ -58,8 +58,8 @@ def grid(
 
 
 def predict(sur: Any, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Calibrated mean and σ (eV) at lattice parameters (``dkluq_cli.scan.predict_params``)."""
-    from dkluq_cli.scan import predict_params
+    """Calibrated mean and σ (eV) at lattice parameters (``dkluq_cli.analysis.scan.predict_params``)."""
+    from dkluq_cli.analysis.scan import predict_params
 
     out = predict_params(sur, params)
     return out["mean"], out["std"]
@@ -109,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     """Train, predict on the grid, plot, write ``fig3.*``."""
     import pandas as pd
 
-    from dkluq_cli.config import TrainConfig
-    from dkluq_cli.splits import make_splits
-    from dkluq_cli.training import train
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.splits import make_splits
+    from dkluq_cli.training.train import train
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)

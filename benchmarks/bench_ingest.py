@@ -5,7 +5,7 @@ For each tree size (default 1000 and 10 000 run folders, made by hard-linking th
 killed, OUTCAR-only and empty runs; else the small files of ``../shared/vasp``), every
 measurement runs in a fresh interpreter with the same number of workers:
 
-* dkluq: :func:`dkluq_cli.ingest.ingest` with the process pool (every run becomes a row or a
+* dkluq: :func:`dkluq_cli.ingest.pipeline.ingest` with the process pool (every run becomes a row or a
   rejection with a reason), then the outputs written; peak memory of the parent and the workers;
 * pymatgen: ``BorgQueen(VaspToComputedEntryDrone(), number_of_drones=W)`` over the same root
   (reads vasprun.xml only; OUTCAR-only or broken runs give ``None`` or are skipped);
@@ -54,7 +54,7 @@ TARGETS = {"vs_borgqueen": 3.0, "update_speedup": 5.0, "dask_over_pool": 1.5}
 
 def template_runs() -> list[Path]:
     """Run folders to replicate: every folder with VASP files in sample_data/vasp_runs."""
-    from dkluq_cli.vasp.walk import discover
+    from dkluq_cli.ingest.walk import discover
 
     sample = REPO / "sample_data" / "vasp_runs"
     if sample.is_dir():
@@ -66,7 +66,7 @@ def template_runs() -> list[Path]:
 
 def complete_vasprun_runs() -> list[Path]:
     """The template runs both readers read: those with a complete vasprun.xml."""
-    from dkluq_cli.vasp.xmlcut import xml_end
+    from dkluq_cli.ingest.vasp.xmlcut import xml_end
 
     out = []
     for run in template_runs():
@@ -78,7 +78,7 @@ def complete_vasprun_runs() -> list[Path]:
 
 def build_tree(root: Path, n: int, templates: list[Path] | None = None) -> None:
     """Make ``n`` run folders under ``root`` (hard links to the template files, else copies)."""
-    from dkluq_cli.vasp.files import classify
+    from dkluq_cli.ingest.vasp.files import classify
 
     templates = templates or template_runs()
     for i in range(n):
@@ -101,8 +101,8 @@ def _peak_mb() -> dict:
 
 def child_dkluq(root: str, workers: int, scheduler: str, out: str, cross: bool = False) -> dict:
     """One dkluq ingest in this (fresh) interpreter: read, then write the outputs."""
-    from dkluq_cli.ingest import ingest, output_paths, write_outputs
-    from dkluq_cli.vasp.executors import warm_imports
+    from dkluq_cli.ingest.executors import warm_imports
+    from dkluq_cli.ingest.pipeline import ingest, output_paths, write_outputs
 
     warm_imports()  # before the clock, as BorgQueen's imports are
 

@@ -64,8 +64,8 @@ def _test_set(x: np.ndarray, y: np.ndarray, quick: bool) -> tuple[np.ndarray, np
 def run_point(n: int, seed: int, pool: tuple[np.ndarray, np.ndarray], test, quick: bool) -> dict:
     from bench_real_dft import plain_exact_gp
 
-    from dkluq_cli.config import TrainConfig
-    from dkluq_cli.training import train
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.train import train
 
     x, y = pool
     rows = np.random.default_rng(seed).permutation(len(x))[:n]

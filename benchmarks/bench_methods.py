@@ -121,7 +121,7 @@ def minibatch_fit(
     """
     import torch
 
-    from dkluq_cli.config import TrainConfig
+    from dkluq_cli.training.config import TrainConfig
 
     schedule = TrainConfig(epochs=epochs, batch_size=batch).resolved(len(xt))
     batch, min_epochs = schedule.batch_size, schedule.min_epochs
@@ -158,7 +158,7 @@ def make_mlp(width: int, depth: int, dropout: float) -> Any:
     """dkluq's residual extractor without spectral norm, plus a (mean, log-variance) head."""
     from torch import nn
 
-    from dkluq_cli.model.resnet import FCResNet
+    from dkluq_cli.model.svgp.resnet import FCResNet
 
     return nn.Sequential(
         FCResNet(6, width, depth, dropout, "relu", spectral_norm=False), nn.Linear(width, 2)
@@ -417,8 +417,8 @@ def dkluq_method(cfg: Any) -> Callable[[Scaler, dict, dict], tuple[Predictor, di
     """A dkluq configuration as a method (uses its own scalers and σ calibration)."""
 
     def fit(sc: Scaler, d: dict, budget: dict) -> tuple[Predictor, dict]:
-        from dkluq_cli.splits import Splits
-        from dkluq_cli.training import train
+        from dkluq_cli.training.splits import Splits
+        from dkluq_cli.training.train import train
 
         x = np.concatenate([d["x_tr"], d["x_va"]])
         y = np.concatenate([d["y_tr"], d["y_va"]])
@@ -488,7 +488,7 @@ def evaluate(
 
 def methods(budget: dict, overrides: dict) -> list[tuple[str, Callable, str]]:
     """(name, fit function, hyperparameter summary) of every compared method."""
-    from dkluq_cli.config import TrainConfig
+    from dkluq_cli.training.config import TrainConfig
 
     # the SVGP head in both regimes (the ablations are of its parts; the exact head's small-table
     # figures are in bench_learning_curve and bench_real_dft)
@@ -571,8 +571,8 @@ COLS = [
 
 def main(argv: list[str] | None = None) -> int:
     """Run both regimes, write ``methods.json`` / ``methods.md``."""
-    from dkluq_cli.config import TrainConfig, auto_batch_size
-    from dkluq_cli.splits import make_splits
+    from dkluq_cli.training.config import TrainConfig, auto_batch_size
+    from dkluq_cli.training.splits import make_splits
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)

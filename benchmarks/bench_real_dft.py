@@ -9,7 +9,7 @@ Models, all in the same run:
 * ``plain exact GP`` (the issue's baseline): gpytorch ExactGP, ARD Matérn 5/2, constant mean,
   inputs and target standardised on the training rows, gpytorch's default likelihood, Adam lr 0.1
   for 300 iterations.
-* ``dkluq, --reference (symmetric)``: ``dkluq_cli.training.train`` with ``TrainConfig()``
+* ``dkluq, --reference (symmetric)``: ``dkluq_cli.training.train.train`` with ``TrainConfig()``
   defaults (the exact head at this size) and the cubic perovskite reference crystal, as
   ``dkluq train --reference POSCAR`` runs it: its point group (m-3m) is used.
 * ``dkluq, no reference``: the same without a reference crystal (strain about the box centre, no
@@ -40,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from dkluq_cli.crystal.crystal import Crystal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -113,15 +115,15 @@ def plain_exact_gp(x: np.ndarray, y: np.ndarray, seed: int, iters: int = 300) ->
 def dkluq_fit(
     reference: Any, **overrides: Any
 ) -> Callable[[np.ndarray, np.ndarray, int], Predictor]:
-    """A fit function running ``dkluq_cli.training.train`` with ``TrainConfig(seed=seed)``
+    """A fit function running ``dkluq_cli.training.train.train`` with ``TrainConfig(seed=seed)``
     defaults on all the given rows (no test split; the exact head fits training and validation
     rows together), with the reference crystal ``reference`` (None: none known)."""
-    from dkluq_cli.config import TrainConfig
-    from dkluq_cli.training import train
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.train import train
 
     def fit(x: np.ndarray, y: np.ndarray, seed: int) -> Predictor:
         cfg = TrainConfig(seed=seed, test_fraction=0.0, device="cpu", threads=1, **overrides)
-        res = train(x, y, cfg, reference=reference)
+        res = train(x, y, cfg, crystal=reference)
         sur, regime = res.surrogate, res.regime
         fit.info.append(
             {
@@ -138,20 +140,11 @@ def dkluq_fit(
     return fit
 
 
-def cubic_reference() -> dict[str, Any]:
+def cubic_reference() -> Crystal:
     """The cubic perovskite reference crystal (a = 3.914 Å) as ``--reference`` would give it."""
-    from dkluq_cli.crystal import make_crystal
-    from dkluq_cli.lattice import structure_to_params
-    from dkluq_cli.symmetry import cubic_perovskite
+    from dkluq_cli.crystal.point_group import cubic_perovskite
 
-    st = cubic_perovskite(3.914)
-    return make_crystal(
-        [str(site.specie) for site in st],
-        st.frac_coords.tolist(),
-        structure_to_params(st).tolist(),
-        st.composition.reduced_formula,
-        "cubic perovskite, a = 3.914 Å",
-    )
+    return Crystal.from_structure(cubic_perovskite(3.914), "cubic perovskite, a = 3.914 Å")
 
 
 def kfold(n: int, k: int, seed: int) -> list[np.ndarray]:

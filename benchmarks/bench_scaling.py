@@ -12,7 +12,7 @@ the results with their fit RMSE).
 Per size, in a **fresh subprocess** (so imports and earlier sizes do not pollute memory):
 
 * **DKL**: dkluq's own training loop (``TrainConfig()`` defaults, all N rows as training data,
-  :meth:`dkluq_cli.fit.DKLFit.run_epoch`); one untimed epoch first (its
+  :meth:`dkluq_cli.training.fit_svgp.DKLFit.run_epoch`); one untimed epoch first (its
   first steps pay one-time start-up costs: lazy kernels, the fused optimiser), then one full
   epoch timed (inducing initialisation excluded). Not extrapolated.
 * **Exact GP**: gpytorch ``ExactGP``, ARD Matérn 5/2, float64, exact Cholesky; one "epoch" = one
@@ -106,16 +106,17 @@ def child(method: str, n: int, coef: dict[str, float]) -> dict[str, Any]:
     import gpytorch
     import torch
 
-    from dkluq_cli.config import TrainConfig
-    from dkluq_cli.splits import Splits
-    from dkluq_cli.training import build_fit
+    from dkluq_cli.data.table import TableUnits
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.splits import Splits
+    from dkluq_cli.training.train import build_fit
 
     base = _rss_mb()
     x, y = synthetic(n, coef)
     if method == "dkl":
         cfg = TrainConfig(device="cpu")
         sp = Splits(list(range(n)), [0, 1], [])
-        trainer = build_fit(x, y, cfg, sp, feature_units=[""] * 6, target_unit="eV")
+        trainer = build_fit(x, y, cfg, sp, units=TableUnits(("",) * 6, "eV"))
         trainer.run_epoch()  # warm-up: the first steps pay one-time start-up costs
         t0 = time.perf_counter()
         trainer.run_epoch()

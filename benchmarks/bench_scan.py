@@ -2,12 +2,12 @@
 
 Times the 2-D part of a scan, i.e. building an N × N grid of (a, alpha) around the reference
 and predicting mean and calibrated σ on every point with
-:func:`dkluq_cli.scan.predict_params` (cell validity, batched forward passes, ``in_domain``),
+:func:`dkluq_cli.analysis.scan.predict_params` (cell validity, batched forward passes, ``in_domain``),
 for N = 201 and 401, with each torch thread count asked for; best of ``--repeat`` runs.
 
 Throughput depends on the architecture (width, depth, inducing points), not on how well the
 model is trained, so without ``--model`` the script trains a model with the default
-architecture of :class:`dkluq_cli.training.TrainConfig` for one epoch on the sample data
+architecture of :class:`dkluq_cli.training.train.TrainConfig` for one epoch on the sample data
 (``--quick``: a tiny model and a 21 × 21 map, for the tests). Results are written by this
 script to ``benchmarks/results/scan.json`` and ``scan.md`` (or ``--out``).
 
@@ -39,8 +39,8 @@ def quick_model(out: Path, quick: bool) -> Path:
     """Train a throw-away model with the default architecture (1 epoch) and return its file."""
     import pandas as pd
 
-    from dkluq_cli.config import TrainConfig
-    from dkluq_cli.train_job import run_training
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.job import run_training
 
     df = pd.read_csv(REPO / "sample_data" / "srtio3_lattice_energy.csv").iloc[
         : 300 if quick else 2000
@@ -58,11 +58,11 @@ def time_map(sur, n: int, batch_size: int, repeat: int) -> dict:
     """Best-of-``repeat`` wall time to build and predict an n × n (a, alpha) map."""
     import numpy as np
 
-    from dkluq_cli.grids import grid_2d, scale_grid
-    from dkluq_cli.reference import choose_reference
-    from dkluq_cli.scan import predict_params
+    from dkluq_cli.analysis.centre import choose_centre
+    from dkluq_cli.analysis.grids import grid_2d, scale_grid
+    from dkluq_cli.analysis.scan import predict_params
 
-    ref = choose_reference(sur).params
+    ref = choose_centre(sur).params
     best = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from dkluq_cli.device import resolve_device
+    from dkluq_cli.model.device import resolve_device
     from dkluq_cli.model.io import load_model
 
     sizes = [21] if args.quick else [201, 401]

@@ -102,7 +102,7 @@ def run_config(
     draw: tuple[np.ndarray, np.ndarray] | None,
 ) -> dict[str, Any]:
     """Train one configuration, trace the independent-draw RMSE per epoch, score it."""
-    from dkluq_cli.training import train
+    from dkluq_cli.training.train import train
 
     trace: list[dict[str, float]] = []
     tracing = [0.0]  # seconds spent scoring the draw inside the progress callback
@@ -231,7 +231,7 @@ def target_checks(row: dict[str, Any], block: str, with_time: bool = True) -> li
 
 def due_config(n_train: int, steps: int) -> Any:
     """DUE's toy-regression recipe expressed as a dkluq ``TrainConfig``."""
-    from dkluq_cli.config import TrainConfig
+    from dkluq_cli.training.config import TrainConfig
 
     epochs = math.ceil(steps / math.ceil(n_train / 128))
     return TrainConfig(
@@ -277,9 +277,9 @@ def ratio_text(ours: float | None, theirs: float | None, lower_better: bool = Tr
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write ``train.json`` / ``train.md``."""
-    from dkluq_cli.config import TrainConfig
-    from dkluq_cli.splits import make_splits
-    from dkluq_cli.training import train
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.splits import make_splits
+    from dkluq_cli.training.train import train
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)

@@ -61,7 +61,7 @@ TINY_CLI = [
 @pytest.fixture
 def tiny_config():
     """A factory of :data:`TINY` training configurations: ``tiny_config(**overrides)``."""
-    from dkluq_cli.config import TrainConfig
+    from dkluq_cli.training.config import TrainConfig
 
     def make(**overrides):
         return TrainConfig(**{**TINY, **overrides})

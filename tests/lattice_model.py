@@ -19,8 +19,8 @@ def lattice_model_dir(base: Path) -> Path:
     """Train the model under ``base`` unless it is there, and return its run folder."""
     from filelock import FileLock
 
-    from dkluq_cli.config import TrainConfig
-    from dkluq_cli.train_job import run_training
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.job import run_training
 
     run_dir = base / "dkluq_lattice_model" / "run"
     done = base / "dkluq_lattice_model.done"

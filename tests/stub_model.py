@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
+from dkluq_cli.crystal.crystal import Crystal
 from dkluq_cli.uq.domain import Domain
 
 LATTICE = ["a", "b", "c", "alpha", "beta", "gamma"]
@@ -45,7 +45,7 @@ class StubSurrogate:
             n_train=100,
         )
     )
-    reference: dict[str, Any] | None = None
+    crystal: Crystal | None = None
     record: StubRecord = field(default_factory=StubRecord)
 
     def predict(self, x: np.ndarray, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray]:

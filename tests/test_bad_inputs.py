@@ -604,8 +604,8 @@ class _Evil:
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> tuple[Path, Path]:
     """One tiny model per module (3 epochs, 8 inducing points, 200 sample rows)."""
-    from dkluq_cli.config import TrainConfig
-    from dkluq_cli.train_job import run_training
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.job import run_training
 
     base = tmp_path_factory.mktemp("tiny")
     table = base / "sample200.csv"

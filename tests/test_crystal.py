@@ -1,4 +1,4 @@
-"""dkluq_cli.crystal: the one POSCAR reader (and its messages), the POSCAR writer, the ingest
+"""dkluq_cli.crystal.structure_io: the one POSCAR reader (and its messages), the POSCAR writer, the ingest
 sidecar, one composition per table."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dkluq_cli.crystal import (
+from dkluq_cli.crystal.crystal import Crystal
+from dkluq_cli.crystal.lattice import structure_to_params
+from dkluq_cli.crystal.structure_io import (
     check_single_composition,
     is_poscar_name,
     read_poscar,
@@ -18,7 +20,6 @@ from dkluq_cli.crystal import (
     write_poscar,
 )
 from dkluq_cli.errors import InputError, TableError
-from dkluq_cli.lattice import params_to_structure, structure_to_params
 from tests.conftest import REPO
 from tests.stub_model import POSCAR_TEXT
 
@@ -29,8 +30,8 @@ def test_read_poscar(tmp_path):
     poscar = tmp_path / "POSCAR"
     poscar.write_text(POSCAR_TEXT)
     ref = read_poscar(poscar)
-    assert ref["lattice"] == pytest.approx([3.95, 3.95, 3.95, 90, 90, 90])
-    assert ref["formula"] == "SrTiO3" and len(ref["species"]) == 5
+    assert ref.lattice == pytest.approx([3.95, 3.95, 3.95, 90, 90, 90])
+    assert ref.formula == "SrTiO3" and len(ref.species) == 5
     (tmp_path / "junk").write_text("not a poscar\n")
     with pytest.raises(InputError, match="POSCAR"):
         read_poscar(tmp_path / "junk")
@@ -42,10 +43,12 @@ def test_crystal_dict_is_plain(tmp_path):
     poscar = tmp_path / "CONTCAR"
     poscar.write_text(POSCAR_TEXT)
     ref = read_poscar(poscar)
-    assert set(ref) == {"species", "frac_coords", "lattice", "formula", "source"}
-    assert ref["species"] == ["Sr", "Ti", "O", "O", "O"] and ref["source"] == str(poscar)
-    assert ref["frac_coords"][1] == [0.5, 0.5, 0.5]
-    assert all(type(v) is float for row in ref["frac_coords"] for v in row)
+    stored = ref.to_dict()
+    assert set(stored) == {"species", "frac_coords", "lattice", "formula", "source"}
+    assert stored["species"] == ["Sr", "Ti", "O", "O", "O"] and stored["source"] == str(poscar)
+    assert stored["frac_coords"][1] == [0.5, 0.5, 0.5]
+    assert all(type(v) is float for row in stored["frac_coords"] for v in row)
+    assert Crystal.from_dict(stored) == ref
 
 
 @pytest.mark.parametrize(
@@ -93,11 +96,11 @@ def test_other_formats_only_for_non_poscar_names(tmp_path):
 def test_write_poscar_round_trip(tmp_path):
     crystal = read_poscar(_write(tmp_path / "POSCAR", POSCAR_TEXT))
     params = [3.9, 3.95, 4.0, 89.0, 90.5, 91.0]
-    out = write_poscar(params_to_structure(params, crystal), tmp_path / "new", "rank 1\n  batch")
+    out = write_poscar(crystal.structure(params), tmp_path / "new", "rank 1\n  batch")
     assert out.read_text().splitlines()[0] == "rank 1 batch"
     again = read_poscar(out)
-    np.testing.assert_allclose(again["lattice"], params, atol=1e-10)
-    assert again["species"] == crystal["species"]
+    np.testing.assert_allclose(again.lattice, params, atol=1e-10)
+    assert again.species == crystal.species
 
 
 def test_reference_from_sidecar(tmp_path, caplog):
@@ -108,10 +111,10 @@ def test_reference_from_sidecar(tmp_path, caplog):
     atoms = read_structure(_write(tmp_path / "POSCAR", POSCAR_TEXT)).to_ase_atoms()
     write(table.with_suffix(".extxyz"), atoms, format="extxyz")
     ref = reference_from_sidecar(table, None)
-    assert ref["formula"] == "SrTiO3" and ref["source"] == "table.extxyz"
-    assert ref["lattice"] == pytest.approx([3.95] * 3 + [90] * 3)
-    assert ref["species"] == ["Sr", "Ti", "O", "O", "O"]
-    assert reference_from_sidecar(table, "given")["formula"] == "given"
+    assert ref.formula == "SrTiO3" and ref.source == "table.extxyz"
+    assert ref.lattice == pytest.approx([3.95] * 3 + [90] * 3)
+    assert ref.species == ("Sr", "Ti", "O", "O", "O")
+    assert reference_from_sidecar(table, "given").formula == "given"
     table.with_suffix(".extxyz").write_text("garbage\n")
     with caplog.at_level(logging.WARNING, logger="dkluq_cli"):
         assert reference_from_sidecar(table, None) is None

@@ -6,31 +6,27 @@ import numpy as np
 import pytest
 import torch
 
-from dkluq_cli.config import TrainConfig
-from dkluq_cli.model.exact import ExactHead, fit_exact, select_degree
-from dkluq_cli.symmetry import PointGroup, cubic_perovskite
+from dkluq_cli.crystal.point_group import PointGroup, cubic_perovskite
+from dkluq_cli.model.exact.head import ExactHead, fit_exact, select_degree
+from dkluq_cli.training.config import TrainConfig
 from tests.conftest import SAMPLE, sample_xy
 
 A0 = 3.914
 
 
-def _crystal() -> dict:
+def _crystal():
     """The cubic perovskite as a reference crystal (what ``--reference POSCAR`` reads)."""
-    from dkluq_cli.crystal import make_crystal
-    from dkluq_cli.lattice import structure_to_params
+    from dkluq_cli.crystal.crystal import Crystal
 
-    st = cubic_perovskite(A0)
-    species = [str(site.specie) for site in st]
-    lattice = structure_to_params(st).tolist()
-    return make_crystal(species, st.frac_coords.tolist(), lattice, "SrTiO3", "test")
+    return Crystal.from_structure(cubic_perovskite(A0), "test")
 
 
-def _train(x: np.ndarray, y: np.ndarray, reference: dict | None = None, **over):
+def _train(x: np.ndarray, y: np.ndarray, reference=None, **over):
     """``train`` on every row with the exact head (no test split, no restarts)."""
-    from dkluq_cli.training import train
+    from dkluq_cli.training.train import train
 
     settings = {"head": "exact", "test_fraction": 0.0, "restarts": 0, "device": "cpu", **over}
-    return train(x, y, TrainConfig(**settings), reference=reference).surrogate
+    return train(x, y, TrainConfig(**settings), crystal=reference).surrogate
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +133,8 @@ def test_select_degree_prefers_the_largest_indistinguishable_candidate():
 
 
 def test_lean_group_average_gives_the_same_kernel_and_gradient(cubic, monkeypatch):
-    from dkluq_cli.model import basis_kernel
-    from dkluq_cli.model.basis_kernel import InvariantMatern, coordinate_blocks
+    from dkluq_cli.model.exact import kernel as basis_kernel
+    from dkluq_cli.model.exact.kernel import InvariantMatern, coordinate_blocks
 
     acts = cubic.strain_actions()
     x = torch.as_tensor(np.random.default_rng(2).normal(size=(30, 6)))

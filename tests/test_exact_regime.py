@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dkluq_cli.config import EXACT_MAX_ROWS, TrainConfig
+from dkluq_cli.training.config import EXACT_MAX_ROWS, TrainConfig
 from tests.conditioning_check import dense_conditional_variance
 from tests.conftest import SAMPLE, plain
 from tests.stub_model import POSCAR_TEXT
@@ -51,8 +51,8 @@ def test_a_seven_row_eos_table_trains_with_defaults_and_eos_gives_a0(invoke, tmp
 
 
 def test_symmetric_lattices_predict_alike_with_a_reference(invoke, tmp_path):
+    from dkluq_cli.crystal.point_group import PointGroup, cubic_perovskite
     from dkluq_cli.model.io import load_model
-    from dkluq_cli.symmetry import PointGroup, cubic_perovskite
 
     table = _table(tmp_path, pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:60], "t.csv")
     poscar = tmp_path / "POSCAR"
@@ -85,7 +85,7 @@ def test_symmetric_lattices_predict_alike_with_a_reference(invoke, tmp_path):
 
 def test_inflation_is_one_inside_grows_outside_and_survives_the_model_file(tmp_path):
     from dkluq_cli.model.io import load_model, save_model
-    from dkluq_cli.training import train
+    from dkluq_cli.training.train import train
     from tests.conftest import sample_xy
 
     x, y = sample_xy(60)
@@ -109,7 +109,7 @@ def test_inflation_is_one_inside_grows_outside_and_survives_the_model_file(tmp_p
 
 
 def test_leave_one_out_metrics_and_regime_are_recorded(tmp_path):
-    from dkluq_cli.train_job import run_training
+    from dkluq_cli.training.job import run_training
 
     table = _table(tmp_path, pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:40], "t.csv")
     job = run_training(table, TrainConfig(**FAST), tmp_path / "run", plots=False)
@@ -125,7 +125,7 @@ def test_leave_one_out_metrics_and_regime_are_recorded(tmp_path):
 def test_suggest_conditions_exactly_on_an_exact_head_model(invoke, tmp_path):
     """``suggest`` on a small-table model: candidates in the box, and the rank-one updates
     equal dense Gaussian conditioning of the exact head's joint posterior."""
-    from dkluq_cli.conditioning import PosteriorConditioner
+    from dkluq_cli.analysis.conditioning import PosteriorConditioner
     from dkluq_cli.model.io import load_model
 
     table = _table(tmp_path, pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:60], "t.csv")

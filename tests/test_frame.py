@@ -1,4 +1,4 @@
-"""dkluq_cli.frame (what a model stores about its lattice) and dkluq_cli.reference (the one
+"""dkluq_cli.analysis.lattice_model (what a model stores about its lattice) and dkluq_cli.analysis.centre (the one
 reference rule of scan, suggest and eos), on a stub model."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from dkluq_cli.errors import DkluqError, ModelInputMismatchError
-from dkluq_cli.frame import (
+from dkluq_cli.analysis.centre import DOMAIN_CENTRE_DESCRIPTION, choose_centre, require_atoms
+from dkluq_cli.analysis.lattice_model import (
     check_lattice_features,
     check_scannable,
     domain_centre,
@@ -20,17 +20,20 @@ from dkluq_cli.frame import (
     trained_formula,
     training_ranges,
 )
-from dkluq_cli.reference import DOMAIN_CENTRE_DESCRIPTION, choose_reference, require_atoms
+from dkluq_cli.crystal.crystal import Crystal
+from dkluq_cli.errors import DkluqError, ModelInputMismatchError
 from dkluq_cli.uq.domain import Domain
 from tests.stub_model import LATTICE, POSCAR_TEXT, StubRecord, StubSurrogate
 
-STORED = {
-    "species": ["Sr", "Ti", "O", "O", "O"],
-    "frac_coords": [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
-    "lattice": [3.91, 3.92, 3.93, 90.0, 90.0, 90.0],
-    "formula": "SrTiO3",
-    "source": "table.extxyz",
-}
+STORED = Crystal.from_dict(
+    {
+        "species": ["Sr", "Ti", "O", "O", "O"],
+        "frac_coords": [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+        "lattice": [3.91, 3.92, 3.93, 90.0, 90.0, 90.0],
+        "formula": "SrTiO3",
+        "source": "table.extxyz",
+    }
+)
 
 
 @pytest.fixture
@@ -71,10 +74,10 @@ def test_in_domain_flags():
 
 def test_stored_crystal_and_formula():
     assert stored_crystal(StubSurrogate()) is None
-    assert stored_crystal(StubSurrogate(reference=STORED)) is STORED
+    assert stored_crystal(StubSurrogate(crystal=STORED)) is STORED
     assert trained_formula(StubSurrogate()) is None
-    assert trained_formula(StubSurrogate(reference=STORED)) == "SrTiO3"
-    recorded = StubSurrogate(reference=STORED, record=StubRecord(formula="BaTiO3"))
+    assert trained_formula(StubSurrogate(crystal=STORED)) == "SrTiO3"
+    recorded = StubSurrogate(crystal=STORED, record=StubRecord(formula="BaTiO3"))
     assert trained_formula(recorded) == "BaTiO3"
 
 
@@ -92,56 +95,56 @@ def test_feature_checks():
 
 def test_reference_order(poscar):
     """--reference, else the stored crystal, else the domain centre; --at on top."""
-    bare, stored = StubSurrogate(), StubSurrogate(reference=STORED)
-    ref = choose_reference(stored, poscar)
+    bare, stored = StubSurrogate(), StubSurrogate(crystal=STORED)
+    ref = choose_centre(stored, poscar)
     assert ref.kind == "poscar" and ref.params.tolist() == pytest.approx([3.95] * 3 + [90] * 3)
-    assert ref.crystal["source"] == str(poscar)
+    assert ref.crystal.source == str(poscar)
     assert ref.description == f"{poscar} (SrTiO3)" and ref.source == f"reference {poscar}"
-    ref = choose_reference(stored)
-    assert ref.kind == "model" and ref.params.tolist() == STORED["lattice"]
+    ref = choose_centre(stored)
+    assert ref.kind == "model" and ref.params.tolist() == list(STORED.lattice)
     assert ref.crystal is STORED and ref.source == "the model's reference crystal"
     assert ref.description == "the model's reference structure (SrTiO3, table.extxyz)"
-    ref = choose_reference(bare)
+    ref = choose_centre(bare)
     assert ref.kind == "domain-centre" and ref.crystal is None
     np.testing.assert_allclose(ref.params, [3.9] * 3 + [90] * 3)
     assert ref.description == DOMAIN_CENTRE_DESCRIPTION
     assert ref.source == f"the {DOMAIN_CENTRE_DESCRIPTION}"
     # a model whose stored reference has a lattice but no atoms still centres on it
-    lattice_only = StubSurrogate(reference={"lattice": STORED["lattice"]})
-    ref = choose_reference(lattice_only)
+    lattice_only = StubSurrogate(crystal=Crystal(lattice=STORED.lattice))
+    ref = choose_centre(lattice_only)
     assert ref.kind == "model" and ref.crystal is None
 
 
 def test_at_overrides_and_completes():
-    ref = choose_reference(StubSurrogate(), at="c=4.0,gamma=91")
+    ref = choose_centre(StubSurrogate(), at="c=4.0,gamma=91")
     assert ref.params[2] == 4.0 and ref.params[5] == 91 and ref.params[0] == pytest.approx(3.9)
     assert ref.description.endswith("with --at c=4, gamma=91")
-    full = choose_reference(
+    full = choose_centre(
         StubSurrogate(domain=None), at={k: 4.0 if len(k) == 1 else 90.0 for k in LATTICE}
     )
     assert full.kind == "at" and full.description == "--at"
     with pytest.raises(DkluqError, match=r"reference \(with --at\): .*no real cell"):
-        choose_reference(StubSurrogate(), at="alpha=170,beta=170,gamma=90")
+        choose_centre(StubSurrogate(), at="alpha=170,beta=170,gamma=90")
 
 
 def test_no_base_and_composition(poscar):
     with pytest.raises(DkluqError) as exc:
-        choose_reference(StubSurrogate(domain=None), at="a=3.9", command="scan")
+        choose_centre(StubSurrogate(domain=None), at="a=3.9", command="scan")
     assert "neither a reference" in exc.value.message and "b, c, alpha" in exc.value.message
     assert "--at" in exc.value.hint
     with pytest.raises(DkluqError) as exc:
-        choose_reference(StubSurrogate(domain=None), command="eos")
+        choose_centre(StubSurrogate(domain=None), command="eos")
     assert "dkluq eos has no reference" in exc.value.message and "--at" not in exc.value.hint
     other = StubSurrogate(record=StubRecord(formula="BaTiO3"))
-    assert choose_reference(other, poscar).kind == "poscar"  # scan uses the lattice only
+    assert choose_centre(other, poscar).kind == "poscar"  # scan uses the lattice only
     with pytest.raises(DkluqError, match="is SrTiO3 but the model was trained on BaTiO3"):
-        choose_reference(other, poscar, match_composition=True)
+        choose_centre(other, poscar, match_composition=True)
 
 
 def test_require_atoms(poscar):
-    from_file = choose_reference(StubSurrogate(), poscar)
-    assert require_atoms(from_file)["species"][0] == "Sr" and from_file.n_atoms == 5
-    assert choose_reference(StubSurrogate()).n_atoms is None
-    assert require_atoms(choose_reference(StubSurrogate(reference=STORED))) is STORED
+    from_file = choose_centre(StubSurrogate(), poscar)
+    assert require_atoms(from_file).species[0] == "Sr" and from_file.n_atoms == 5
+    assert choose_centre(StubSurrogate()).n_atoms is None
+    assert require_atoms(choose_centre(StubSurrogate(crystal=STORED))) is STORED
     with pytest.raises(DkluqError, match="no atoms to put into the POSCARs"):
-        require_atoms(choose_reference(StubSurrogate()))
+        require_atoms(choose_centre(StubSurrogate()))

@@ -1,12 +1,11 @@
-"""dkluq_cli.grids: the one --lattice-range rule, the scan grids, the isotropic line, the box."""
+"""dkluq_cli.analysis.grids: the one --lattice-range rule, the scan grids, the isotropic line, the box."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dkluq_cli.errors import DkluqError
-from dkluq_cli.grids import (
+from dkluq_cli.analysis.grids import (
     check_lattice_range,
     grid_iso,
     iso_params,
@@ -16,7 +15,8 @@ from dkluq_cli.grids import (
     scale_grid,
     sobol_pool,
 )
-from dkluq_cli.lattice import valid_cells
+from dkluq_cli.crystal.lattice import valid_cells
+from dkluq_cli.errors import DkluqError
 
 REF = np.array([4.0, 4.1, 4.2, 90.0, 91.0, 92.0])
 

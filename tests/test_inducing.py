@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 import torch
 
-from dkluq_cli.model.inducing import (
+from dkluq_cli.data.table import LATTICE_COLUMNS
+from dkluq_cli.model.svgp.inducing import (
     initial_inducing_points,
     mean_pairwise_distance,
     schwaemmle_jensen_fuzzifier,
 )
-from dkluq_cli.model.resnet import FCResNet
-from dkluq_cli.table import LATTICE_COLUMNS
+from dkluq_cli.model.svgp.resnet import FCResNet
 from tests.conftest import SAMPLE
 
 

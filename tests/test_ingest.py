@@ -547,7 +547,7 @@ def test_nothing_accepted_writes_rejections_and_exits_1(shared_vasp, tmp_path):
 
 
 def test_output_checked_before_parsing(tmp_path, monkeypatch):
-    import dkluq_cli.ingest as core
+    import dkluq_cli.ingest.pipeline as core
 
     monkeypatch.setattr(core, "discover", lambda *_: pytest.fail("parsed before output check"))
     (tmp_path / "runs").mkdir()

@@ -18,7 +18,7 @@ cells = st.one_of(
 def test_csv_writer_equals_pandas(tmp_path_factory, rows):
     import pandas as pd
 
-    from dkluq_cli.ingest import write_csv
+    from dkluq_cli.ingest.pipeline import write_csv
 
     # one type per column, as in the ingest table
     typed = [(float(a) if not isinstance(a, str) else 0.5, str(b), c is True) for a, b, c in rows]

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dkluq_cli.ingest import ingest
-from dkluq_cli.vasp.files import classify, probe, read_text
+from dkluq_cli.ingest.pipeline import ingest
+from dkluq_cli.ingest.vasp.files import classify, probe, read_text
 from tests.conftest import SHARED_VASP
 
 STATIC_SI = "pymatgen-core/test-files/io/vasp/fixtures/static_silicon"
@@ -41,7 +41,7 @@ def test_classify_ignores(name):
 
 
 def test_latest_suffix_is_picked(tmp_path):
-    from dkluq_cli.vasp.files import RunFiles
+    from dkluq_cli.ingest.vasp.files import RunFiles
 
     run = RunFiles("r", str(tmp_path))
     for s in (".relax1", ".relax10", ".relax2"):
@@ -118,7 +118,7 @@ def test_unreadable_file_non_root(tmp_path):
 
 def test_probe_reports_unreadable(tmp_path, monkeypatch):
     """chmod 000 cannot be tested as root, so simulate the PermissionError open() raises."""
-    import dkluq_cli.vasp.files as files
+    import dkluq_cli.ingest.vasp.files as files
 
     f = tmp_path / "OUTCAR"
     f.write_text("x")

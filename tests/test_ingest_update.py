@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dkluq_cli.ingest import check_outputs, ingest, output_paths, write_outputs
-from dkluq_cli.vasp.cache import sidecar_path
+from dkluq_cli.ingest.pipeline import check_outputs, ingest, output_paths, write_outputs
+from dkluq_cli.ingest.update_cache import sidecar_path
 from tests.conftest import SAMPLE, plain
 
 SAMPLE_RUNS = SAMPLE / "vasp_runs"

@@ -43,7 +43,7 @@ def test_general_table_is_the_identity_and_round_trips():
 
 def test_a_tied_model_predicts_the_same_after_save_and_load(tmp_path, tiny_config):
     from dkluq_cli.model.io import load_model, save_model
-    from dkluq_cli.training import train
+    from dkluq_cli.training.train import train
 
     x, y = _eos_rows(9)
     sur = train(x, y, tiny_config(epochs=5)).surrogate
@@ -57,8 +57,8 @@ def test_a_tied_model_predicts_the_same_after_save_and_load(tmp_path, tiny_confi
 
 
 def test_rows_off_the_trained_manifold_are_out_of_domain(tiny_config):
-    from dkluq_cli.frame import in_domain_flags
-    from dkluq_cli.training import train
+    from dkluq_cli.analysis.lattice_model import in_domain_flags
+    from dkluq_cli.training.train import train
 
     x, y = _eos_rows(9)
     sur = train(x, y, tiny_config(epochs=2)).surrogate

@@ -1,21 +1,21 @@
-"""dkluq_cli.lattice: parameter names, cell validity and volume, --at / --pair, structures."""
+"""dkluq_cli.crystal.lattice: parameter names, cell validity and volume, --at / --pair, structures."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dkluq_cli.errors import DkluqError
-from dkluq_cli.lattice import (
+from dkluq_cli.crystal.crystal import Crystal
+from dkluq_cli.crystal.lattice import (
     canonical_name,
     cell_volume,
     check_cell,
-    params_to_structure,
     parse_at,
     parse_pair,
     structure_to_params,
     valid_cells,
 )
+from dkluq_cli.errors import DkluqError
 
 CRYSTAL = {
     "species": ["Sr", "Ti", "O", "O", "O"],
@@ -105,11 +105,11 @@ def test_names_and_pairs():
 
 def test_structure_round_trip():
     params = [3.9, 4.0, 4.1, 89.0, 91.0, 92.0]
-    structure = params_to_structure(params, CRYSTAL)
+    structure = Crystal.from_dict(CRYSTAL).structure(params)
     np.testing.assert_allclose(structure_to_params(structure), params, atol=1e-10)
     assert [str(s.specie) for s in structure] == CRYSTAL["species"]
     np.testing.assert_allclose(structure.frac_coords, CRYSTAL["frac_coords"], atol=1e-12)
     with pytest.raises(DkluqError, match="no atoms"):
-        params_to_structure(params, {"species": [], "frac_coords": []})
+        Crystal().structure(params)
     with pytest.raises(DkluqError, match="no real cell"):
-        params_to_structure([4, 4, 4, 170, 170, 90], CRYSTAL)
+        Crystal.from_dict(CRYSTAL).structure([4, 4, 4, 170, 170, 90])

@@ -39,7 +39,7 @@ def test_format_two_keeps_its_reference_crystal():
     from dkluq_cli.model.io import load_model
 
     sur = load_model(DATA / "format2.pt")
-    ref = sur.reference
+    ref = sur.crystal
     assert ref is not None
-    species = ref["species"] if isinstance(ref, dict) else ref.species
+    species = ref.species
     assert sorted(set(species)) == ["O", "Sr", "Ti"]

@@ -1,4 +1,4 @@
-"""dkluq_cli.predict: inputs from a table, a POSCAR or a VASP tree; the unit check; the
+"""dkluq_cli.analysis.predict: inputs from a table, a POSCAR or a VASP tree; the unit check; the
 prediction columns and the in_domain flag (on a stub model)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dkluq_cli.analysis.predict import Z95, load_inputs, output_columns, predict_frame, summarise
 from dkluq_cli.errors import InputError, ModelInputMismatchError
-from dkluq_cli.predict import Z95, load_inputs, output_columns, predict_frame, summarise
 from tests.conftest import REPO, SAMPLE
 from tests.stub_model import LATTICE, POSCAR_TEXT, StubSurrogate
 

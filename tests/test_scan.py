@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dkluq_cli.analysis.centre import choose_centre
+from dkluq_cli.analysis.grids import grid_1d, grid_2d, grid_iso
+from dkluq_cli.analysis.lattice_model import check_scannable
+from dkluq_cli.analysis.scan import predict_params, run_scan
+from dkluq_cli.analysis.scan_report import summarise
+from dkluq_cli.crystal.crystal import Crystal
+from dkluq_cli.crystal.lattice import parse_pair
 from dkluq_cli.errors import DkluqError, ModelInputMismatchError
-from dkluq_cli.frame import check_scannable
-from dkluq_cli.grids import grid_1d, grid_2d, grid_iso
-from dkluq_cli.lattice import parse_pair
-from dkluq_cli.reference import choose_reference
-from dkluq_cli.scan import predict_params, run_scan
-from dkluq_cli.scan_report import summarise
 from tests.conftest import REPO, SAMPLE, plain
 from tests.stub_model import POSCAR_TEXT
 
@@ -44,7 +45,7 @@ def sur(trained):
 @pytest.fixture(scope="module")
 def wide(sur):
     """A 0.8–1.2 scan around the default reference (the training-domain centre)."""
-    return run_scan(sur, choose_reference(sur), lattice_range=(0.8, 1.2), points=41, points_2d=21)
+    return run_scan(sur, choose_centre(sur), lattice_range=(0.8, 1.2), points=41, points_2d=21)
 
 
 def oracle_cubic_minimum() -> float:
@@ -96,27 +97,27 @@ def test_scannable_needs_all_six_lattice_features():
 
 def test_reference_choice(sur, tmp_path):
     dom = sur.domain
-    centre = choose_reference(sur)
+    centre = choose_centre(sur)
     assert centre.kind == "domain-centre"
     expected = [(lo + hi) / 2 for lo, hi in zip(dom.min, dom.max, strict=True)]
     np.testing.assert_allclose(centre.params, expected)
-    at = choose_reference(sur, at="a=4.0,alpha=88")
+    at = choose_centre(sur, at="a=4.0,alpha=88")
     assert at.params[0] == 4.0 and at.params[3] == 88 and at.params[1] == centre.params[1]
-    full = choose_reference(sur, at="a=3.9,b=3.9,c=3.9,alpha=90,beta=90,gamma=90")
+    full = choose_centre(sur, at="a=3.9,b=3.9,c=3.9,alpha=90,beta=90,gamma=90")
     assert full.kind == "at"
     poscar = tmp_path / "POSCAR"
     poscar.write_text(POSCAR_TEXT)
-    ref = choose_reference(sur, poscar=poscar, at="gamma=91")
+    ref = choose_centre(sur, poscar=poscar, at="gamma=91")
     assert ref.kind == "poscar" and ref.params[0] == pytest.approx(3.95) and ref.params[5] == 91
     stored = SimpleNamespace(
-        reference={"lattice": [3.9, 3.91, 3.92, 90, 90, 90], "formula": "SrTiO3"}, domain=dom
+        crystal=Crystal(lattice=[3.9, 3.91, 3.92, 90, 90, 90], formula="SrTiO3"), domain=dom
     )
-    assert choose_reference(stored).kind == "model"
-    assert choose_reference(stored).params[2] == 3.92
+    assert choose_centre(stored).kind == "model"
+    assert choose_centre(stored).params[2] == 3.92
     with pytest.raises(DkluqError, match="no real cell"):
-        choose_reference(sur, at="alpha=170,beta=170,gamma=90")
+        choose_centre(sur, at="alpha=170,beta=170,gamma=90")
     with pytest.raises(DkluqError, match="neither a reference"):
-        choose_reference(SimpleNamespace(reference=None, domain=None), at="a=3.9")
+        choose_centre(SimpleNamespace(crystal=None, domain=None), at="a=3.9")
 
 
 # ----------------------------------------------------------------------------- the issue's checks
@@ -146,7 +147,7 @@ def test_iso_minimum_matches_oracle_cubic_minimum(wide):
 
 
 def test_invalid_cells_are_flagged_and_counted(sur, caplog):
-    ref = choose_reference(sur, at="alpha=90,beta=90,gamma=90")
+    ref = choose_centre(sur, at="alpha=90,beta=90,gamma=90")
     with caplog.at_level(logging.WARNING, logger="dkluq_cli"):
         res = run_scan(sur, ref, lattice_range=(0.5, 2.0), points=11, pairs=[("alpha", "beta")])
     m = res.maps[("alpha", "beta")]
@@ -158,7 +159,7 @@ def test_invalid_cells_are_flagged_and_counted(sur, caplog):
 
 
 def test_201_map_takes_seconds(sur):
-    ref = choose_reference(sur).params
+    ref = choose_centre(sur).params
     params = grid_2d(ref, ("a", "alpha"), np.linspace(0.8, 1.2, 201))[LATTICE].to_numpy(float)
     t0 = time.perf_counter()
     pred = predict_params(sur, params)

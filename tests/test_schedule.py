@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dkluq_cli.config import TrainConfig, auto_batch_size
-from dkluq_cli.splits import make_splits
-from dkluq_cli.train_job import run_training
-from dkluq_cli.training import train
+from dkluq_cli.training.config import TrainConfig, auto_batch_size
+from dkluq_cli.training.job import run_training
+from dkluq_cli.training.splits import make_splits
+from dkluq_cli.training.train import train
 from tests.conftest import SAMPLE, sample_xy
 
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]
@@ -75,7 +75,7 @@ def test_small_table_learns_with_default_schedule(rows, tmp_path):
 
 
 def test_learning_rate_warms_up_linearly(tiny_config):
-    from dkluq_cli.training import build_fit
+    from dkluq_cli.training.train import build_fit
 
     x, y = np.linspace(0, 1, 200)[:, None], np.sin(np.linspace(0, 6, 200))
     cfg = tiny_config(features=["x"], target="y", epochs=50, warmup=0.1, batch_size=None)
@@ -126,12 +126,12 @@ def test_double_precision_training_uses_fused_adam(tiny_config):
     """--double trains in float64 with Adam's fused kernel (the CPU default) and stays finite."""
     import torch
 
-    from dkluq_cli.splits import make_splits
-    from dkluq_cli.training import build_fit
+    from dkluq_cli.training.splits import make_splits
+    from dkluq_cli.training.train import build_fit
 
     x, y = sample_xy(120)
     cfg = tiny_config(epochs=2, init_subset=60, double=True)
-    trainer = build_fit(x, y, cfg, make_splits(len(x), 0.1, 0.1, 0), feature_units=[""] * 6)
+    trainer = build_fit(x, y, cfg, make_splits(len(x), 0.1, 0.1, 0))
     assert trainer.optimizer.defaults["fused"] is True
     assert trainer.data.x_train.dtype == torch.float64
     trainer.run()
@@ -142,7 +142,7 @@ def test_double_precision_training_uses_fused_adam(tiny_config):
 def test_copy_state_is_an_independent_copy_of_a_state_dict():
     import torch
 
-    from dkluq_cli.checkpoint import copy_state
+    from dkluq_cli.training.checkpoint import copy_state
 
     net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 1))
     opt = torch.optim.Adam(net.parameters(), lr=0.1)

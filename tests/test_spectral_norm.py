@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dkluq_cli.model.resnet import FCResNet
-from dkluq_cli.model.spectral_norm import soft_spectral_norm, spectral_norm_of
+from dkluq_cli.model.svgp.resnet import FCResNet
+from dkluq_cli.model.svgp.spectral_norm import soft_spectral_norm, spectral_norm_of
 
 
 def _layer_with_sigma(sigma: float, seed: int = 0) -> nn.Linear:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dkluq_cli.strain import (
+from dkluq_cli.crystal.strain import (
     StrainCoordinates,
     StrainPolynomial,
     fractional_to_cartesian,
@@ -76,7 +76,7 @@ def test_mandel_round_trip_keeps_the_norm_and_actions_are_orthogonal():
 def test_coordinates_default_to_the_box_centre_and_round_trip():
     cells = _cells(30)
     coords = StrainCoordinates.from_training(cells)
-    np.testing.assert_allclose(coords.reference, (cells.min(0) + cells.max(0)) / 2)
+    np.testing.assert_allclose(coords.lattice, (cells.min(0) + cells.max(0)) / 2)
     u = coords.apply(cells)
     assert np.max(np.ptp(u, axis=0)) == pytest.approx(2.0)
     again = StrainCoordinates.from_dict(coords.to_dict())

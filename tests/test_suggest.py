@@ -89,7 +89,7 @@ def test_poscars_round_trip_and_candidates_csv(invoke, model_path, reference, tm
 
 @pytest.mark.parametrize("strategy", ["batch", "max-std", "random"])
 def test_candidates_inside_the_box(surrogate, strategy):
-    from dkluq_cli.suggest import suggest
+    from dkluq_cli.analysis.suggest import suggest
 
     sug = suggest(surrogate, P_REF, 8, lattice_range=(0.95, 1.08), strategy=strategy, pool_size=512)
     lo, hi = P_REF * 0.95, P_REF * 1.08
@@ -111,7 +111,7 @@ def mean_nearest_distance(params: np.ndarray, lo: np.ndarray, hi: np.ndarray) ->
 
 
 def test_batch_is_more_diverse_than_max_std(surrogate):
-    from dkluq_cli.suggest import min_pairwise_distance, suggest
+    from dkluq_cli.analysis.suggest import min_pairwise_distance, suggest
 
     kw = {"lattice_range": (0.9, 1.1), "pool_size": 1024, "seed": 1}
     batch = suggest(surrogate, P_REF, 12, strategy="batch", **kw)
@@ -135,7 +135,7 @@ def test_batch_is_more_diverse_than_max_std(surrogate):
 
 def test_conditioning_is_exact(surrogate):
     """The rank-one updates equal the dense Gaussian conditioning of the joint posterior."""
-    from dkluq_cli.conditioning import PosteriorConditioner
+    from dkluq_cli.analysis.conditioning import PosteriorConditioner
 
     rng = np.random.default_rng(0)
     x = P_REF * rng.uniform(0.9, 1.1, (40, 6))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dkluq_cli.strain import StrainCoordinates, strain, to_mandel
-from dkluq_cli.symmetry import PointGroup, cubic_perovskite, symmetrised
+from dkluq_cli.crystal.point_group import PointGroup, cubic_perovskite, symmetrised
+from dkluq_cli.crystal.strain import StrainCoordinates, strain, to_mandel
 
 CELL = np.array([4.0, 3.8, 3.9, 85.0, 95.0, 100.0])
 
@@ -29,7 +29,7 @@ def test_cubic_perovskite_has_m3m_and_24_images(cubic):
 
 
 def test_a_cubic_cell_is_its_own_single_image(cubic):
-    assert len(cubic.distinct_images(cubic.reference[None])[0]) == 1
+    assert len(cubic.distinct_images(cubic.lattice[None])[0]) == 1
 
 
 def test_images_share_one_canonical_form(cubic):
@@ -47,7 +47,7 @@ def test_strain_actions_map_strain_of_a_cell_to_strain_of_its_image(cubic):
     np.testing.assert_allclose(
         np.einsum("kji,kjl->kil", acts, acts), np.broadcast_to(np.eye(6), acts.shape), atol=1e-12
     )
-    coords = StrainCoordinates(cubic.reference, "hencky", 0.1)
+    coords = StrainCoordinates(cubic.lattice, "hencky", 0.1)
     u = coords.apply(CELL[None])[0]
     image_coords = coords.apply(cubic.images(CELL[None])[0])
     mapped = u @ acts.transpose(0, 2, 1)

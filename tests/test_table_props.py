@@ -13,8 +13,8 @@ import pandas as pd
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from dkluq_cli.data.table import numeric_block, read_table
 from dkluq_cli.errors import DkluqError
-from dkluq_cli.table import numeric_block, read_table
 
 FUZZ_SECONDS = float(os.environ.get("DKLUQ_FUZZ_SECONDS", "0") or 0)
 EXAMPLES = max(40, int(FUZZ_SECONDS * 25)) if FUZZ_SECONDS else 40

@@ -13,11 +13,12 @@ import pytest
 import torch
 
 from dkluq_cli.cli.train_report import draw_figures
-from dkluq_cli.config import TrainConfig
 from dkluq_cli.errors import ModelFileError
 from dkluq_cli.model.io import load_model, read_model_dict
-from dkluq_cli.train_job import run_training
+from dkluq_cli.training.config import TrainConfig
+from dkluq_cli.training.job import run_training
 from tests.conftest import SAMPLE, plain
+from tests.stub_model import POSCAR_TEXT
 
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]
 #: A short run on a few hundred rows (~15 s on one core): natural-gradient q(u) updates and a
@@ -254,6 +255,34 @@ def test_train_cli_end_to_end_and_resume(invoke, small_table, tmp_path):
     h_full = pd.read_csv(full / "history.csv")
     h_res = pd.read_csv(part / "history.csv")
     np.testing.assert_allclose(h_res["loss"], h_full["loss"], rtol=1e-12)
+
+
+def test_resume_keeps_the_reference_crystal(invoke, small_table, tmp_path):
+    poscar = tmp_path / "POSCAR"
+    poscar.write_text(POSCAR_TEXT)
+    args = ["--epochs", "6", "--batch-size", "64", "--inducing", "10", "--no-plots"]
+    part = tmp_path / "part"
+    r = invoke(
+        "train",
+        small_table,
+        *args,
+        "--head",
+        "svgp",
+        "--reference",
+        poscar,
+        "-o",
+        part,
+        "--stop-after-epoch",
+        "2",
+    )
+    assert r.exit_code == 130, r.output
+    saved = json.loads((part / "config.json").read_text())["crystal"]
+    assert saved["formula"] == "SrTiO3" and saved["source"] == str(poscar)
+    poscar.unlink()  # the resumed run must not need the file again
+    r = invoke("train", "--resume", part)
+    assert r.exit_code == 0, r.output
+    crystal = load_model(part / "model.pt").crystal
+    assert crystal is not None and crystal.source == str(poscar) and crystal.n_atoms == 5
 
 
 def test_train_refuses_nonempty_run_dir(invoke, small_table, tmp_path):

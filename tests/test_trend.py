@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from dkluq_cli.config import TrainConfig, auto_trend_degree, trend_terms
 from dkluq_cli.model.io import load_model
-from dkluq_cli.model.trend import PolynomialTrend
-from dkluq_cli.train_job import run_training
-from dkluq_cli.training import train
+from dkluq_cli.model.trend import PolynomialTrend, trend_terms
+from dkluq_cli.training.config import TrainConfig, auto_trend_degree
+from dkluq_cli.training.job import run_training
+from dkluq_cli.training.train import train
 from tests.conftest import SAMPLE, plain, sample_xy
 
 FEATURES = ["a", "b", "c", "alpha", "beta", "gamma"]

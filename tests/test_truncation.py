@@ -61,7 +61,7 @@ def test_too_few_rows_for_the_next_order_gives_no_band():
 
 def test_trained_model_keeps_the_band_through_save_and_load(tmp_path, tiny_config):
     from dkluq_cli.model.io import load_model, save_model
-    from dkluq_cli.training import train
+    from dkluq_cli.training.train import train
     from tests.conftest import sample_xy
 
     x, y = sample_xy(400)

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dkluq_cli.vasp.cell import Cell, extxyz_frame
+from dkluq_cli.ingest.vasp.cell import Cell, extxyz_frame
 
 floats = st.floats(min_value=-50, max_value=50, allow_nan=False, allow_infinity=False)
 matrices = st.lists(floats, min_size=9, max_size=9).map(lambda v: np.array(v).reshape(3, 3))

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from dkluq_cli.vasp import crosscheck, outcar, outcar_text, vasprun
-from dkluq_cli.vasp.cell import Cell
-from dkluq_cli.vasp.files import RunFiles, classify, read_text
-from dkluq_cli.vasp.result import Reject, Unsure
+from dkluq_cli.ingest.vasp import crosscheck, outcar, outcar_text, vasprun
+from dkluq_cli.ingest.vasp.cell import Cell
+from dkluq_cli.ingest.vasp.files import RunFiles, classify, read_text
+from dkluq_cli.ingest.vasp.result import Reject, Unsure
 from tests.conftest import SAMPLE, SHARED_VASP
 
 SAMPLE_RUNS = SAMPLE / "vasp_runs"

@@ -1,4 +1,4 @@
-"""The per-run reader (dkluq_cli.vasp.run.read_run) on run folders made here from the sample tree.
+"""The per-run reader (dkluq_cli.ingest.vasp.run.read_run) on run folders made here from the sample tree.
 
 Every fixture is generated in ``tmp_path`` from ``sample_data/vasp_runs`` (a 6-step SrTiO3
 relaxation with vasprun.xml, OUTCAR, OSZICAR, CONTCAR, POSCAR, and a static run): truncated,
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from dkluq_cli.vasp import convergence
-from dkluq_cli.vasp.files import RunFiles, classify
-from dkluq_cli.vasp.result import (
+from dkluq_cli.ingest.vasp import convergence
+from dkluq_cli.ingest.vasp.files import RunFiles, classify
+from dkluq_cli.ingest.vasp.result import (
     DISAGREE,
     EL_UNCONV,
     ION_UNCONV,
@@ -26,7 +26,7 @@ from dkluq_cli.vasp.result import (
     UNREADABLE,
     RunResult,
 )
-from dkluq_cli.vasp.run import read_run
+from dkluq_cli.ingest.vasp.run import read_run
 from tests.conftest import SAMPLE
 
 RELAX = SAMPLE / "vasp_runs" / "relaxations" / "SrTiO3 full relax (ISIF 3)"

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from dkluq_cli.errors import InputError
-from dkluq_cli.vasp.walk import TREE_PROBLEM, discover
+from dkluq_cli.ingest.walk import TREE_PROBLEM, discover
 
 
 def test_walk_is_lazy_and_in_name_order(tmp_path, monkeypatch):

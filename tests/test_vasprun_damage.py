@@ -13,9 +13,9 @@ import warnings
 
 import pytest
 
-from dkluq_cli.vasp import crosscheck, vasprun, xmlcut
-from dkluq_cli.vasp.files import RunFiles
-from dkluq_cli.vasp.result import Reject, Unsure
+from dkluq_cli.ingest.vasp import crosscheck, vasprun, xmlcut
+from dkluq_cli.ingest.vasp.files import RunFiles
+from dkluq_cli.ingest.vasp.result import Reject, Unsure
 from tests.conftest import SAMPLE
 
 RELAX = SAMPLE / "vasp_runs" / "relaxations" / "SrTiO3 full relax (ISIF 3)" / "vasprun.xml"

@@ -58,8 +58,8 @@ def eos_cmd(
     ] = False,
 ) -> None:
     """Fit an EOS to posterior samples along the isotropic line: a0, V0, B0, E0 with σ and 95 % CI."""
-    from dkluq_cli.atomic import prepare_output_dir
-    from dkluq_cli.eos import (
+    from dkluq_cli.analysis.centre import choose_centre
+    from dkluq_cli.analysis.eos import (
         QUANTITIES,
         UNITS,
         eos_analysis,
@@ -67,14 +67,14 @@ def eos_cmd(
         pymatgen_eos_name,
         write_eos,
     )
-    from dkluq_cli.frame import load_lattice_model
-    from dkluq_cli.grids import check_lattice_range
-    from dkluq_cli.reference import choose_reference
+    from dkluq_cli.analysis.grids import check_lattice_range
+    from dkluq_cli.analysis.lattice_model import load_lattice_model
+    from dkluq_cli.data.output import prepare_output_dir
 
     pymatgen_eos_name(eos)
     check_lattice_range(lattice_range)
     surrogate = load_lattice_model(model, device.value, "eos")
-    ref = choose_reference(surrogate, reference, match_composition=True, command="eos")
+    ref = choose_centre(surrogate, reference, match_composition=True, command="eos")
     out = prepare_output_dir(output, force=force)
     res = eos_analysis(
         surrogate,

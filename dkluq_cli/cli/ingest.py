@@ -83,7 +83,7 @@ def ingest_cmd(
 ) -> None:
     """Read VASP runs (vasprun.xml, OUTCAR, OSZICAR, CONTCAR) into one table of a, b, c, α, β, γ and energy."""
     from dkluq_cli.errors import InputError
-    from dkluq_cli.ingest import NothingAcceptedError, check_outputs, ingest, write_outputs
+    from dkluq_cli.ingest.pipeline import NothingAcceptedError, check_outputs, ingest, write_outputs
 
     for p in paths:
         if not p.exists() and not p.is_symlink():

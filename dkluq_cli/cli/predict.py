@@ -30,11 +30,11 @@ def predict_cmd(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
 ) -> None:
     """Predict the target with a calibrated σ, 95 % bounds and an in-domain flag for each row."""
-    from dkluq_cli.atomic import check_writable
-    from dkluq_cli.device import resolve_device
+    from dkluq_cli.analysis.predict import load_inputs, output_columns, predict_frame, summarise
+    from dkluq_cli.data.output import check_writable
+    from dkluq_cli.data.table import write_table
+    from dkluq_cli.model.device import resolve_device
     from dkluq_cli.model.io import load_model
-    from dkluq_cli.predict import load_inputs, output_columns, predict_frame, summarise
-    from dkluq_cli.table import write_table
 
     check_writable(output, force=force)
     surrogate = load_model(model, resolve_device(device.value))

@@ -19,7 +19,7 @@ class Format(str, Enum):
 
 
 def _check_range(value: Optional[tuple[float, float]]) -> Optional[tuple[float, float]]:
-    from dkluq_cli.grids import lattice_range_problem
+    from dkluq_cli.analysis.grids import lattice_range_problem
 
     problem = None if value is None else lattice_range_problem(*value)
     if problem:
@@ -28,8 +28,8 @@ def _check_range(value: Optional[tuple[float, float]]) -> Optional[tuple[float, 
 
 
 def _check_pairs(values: Optional[list[str]]) -> Optional[list[str]]:
+    from dkluq_cli.crystal.lattice import parse_pair
     from dkluq_cli.errors import DkluqError
-    from dkluq_cli.lattice import parse_pair
 
     for v in values or []:
         try:
@@ -108,18 +108,18 @@ def scan_cmd(
     scan_iso.csv, scan_2d_<p>_<q>.csv, scan_summary.json and figures into the output folder,
     whose path is the only line on stdout.
     """
-    from dkluq_cli.atomic import prepare_output_dir
-    from dkluq_cli.frame import load_lattice_model
-    from dkluq_cli.lattice import parse_pair
-    from dkluq_cli.reference import choose_reference
-    from dkluq_cli.scan import DEFAULT_PAIR, run_scan
-    from dkluq_cli.scan_report import summarise, write_scan
+    from dkluq_cli.analysis.centre import choose_centre
+    from dkluq_cli.analysis.lattice_model import load_lattice_model
+    from dkluq_cli.analysis.scan import DEFAULT_PAIR, run_scan
+    from dkluq_cli.analysis.scan_report import summarise, write_scan
+    from dkluq_cli.crystal.lattice import parse_pair
+    from dkluq_cli.data.output import prepare_output_dir
 
     stem = model.parent.name if model.name == "model.pt" else model.stem
     out_dir = output if output is not None else Path(f"scan_{stem}")
     pairs = [parse_pair(p) for p in pair] if pair else [DEFAULT_PAIR]
     surrogate = load_lattice_model(model, device.value, "scan")
-    ref = choose_reference(surrogate, reference, at)
+    ref = choose_centre(surrogate, reference, at)
     prepare_output_dir(out_dir, force=force)
     result = run_scan(
         surrogate,

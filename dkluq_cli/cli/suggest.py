@@ -63,12 +63,12 @@ def suggest_cmd(
     ] = False,
 ) -> None:
     """Propose the next N structures for DFT: POSCAR folders plus candidates.csv."""
-    from dkluq_cli.atomic import prepare_output_dir
+    from dkluq_cli.analysis.centre import choose_centre, require_atoms
+    from dkluq_cli.analysis.grids import check_lattice_range
+    from dkluq_cli.analysis.lattice_model import load_lattice_model
+    from dkluq_cli.analysis.suggest import STRATEGIES, suggest, summary, write_suggestion
+    from dkluq_cli.data.output import prepare_output_dir
     from dkluq_cli.errors import DkluqError
-    from dkluq_cli.frame import load_lattice_model
-    from dkluq_cli.grids import check_lattice_range
-    from dkluq_cli.reference import choose_reference, require_atoms
-    from dkluq_cli.suggest import STRATEGIES, suggest, summary, write_suggestion
 
     if strategy not in STRATEGIES:
         raise DkluqError(
@@ -76,7 +76,7 @@ def suggest_cmd(
         )
     check_lattice_range(lattice_range)
     surrogate = load_lattice_model(model, device.value, "suggest")
-    ref = choose_reference(surrogate, reference, match_composition=True, command="suggest")
+    ref = choose_centre(surrogate, reference, match_composition=True, command="suggest")
     crystal = require_atoms(ref)
     out = prepare_output_dir(output, force=force)
     console = err_console()
@@ -95,7 +95,7 @@ def suggest_cmd(
         seed=seed,
         progress=lambda msg: console.print(f"[dim]{msg}[/]"),
     )
-    files = write_suggestion(sug, crystal, out, surrogate.target, surrogate.target_unit)
+    files = write_suggestion(sug, crystal, out, target=surrogate.target, unit=surrogate.target_unit)
     stale = sorted(
         p.name
         for p in out.glob("cand_*")

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from dkluq_cli.cli.common import Device, command, echo_result, err_console, show_progress
-from dkluq_cli.config import EXACT_MAX_ROWS, MAX_TREND, TrainConfig
+from dkluq_cli.training.config import EXACT_MAX_ROWS, MAX_TREND, TrainConfig
 
 _D = TrainConfig()
 """The defaults: the CLI shows and uses exactly the library's."""
@@ -235,7 +235,7 @@ def train_cmd(
 ) -> None:
     """Train the deep-kernel GP on a lattice-energy table; writes model.pt, metrics and plots."""
     from dkluq_cli.errors import InputError
-    from dkluq_cli.runs import default_run_dir
+    from dkluq_cli.training.run_dir import default_run_dir
 
     fuzz: str | float = fuzzifier if fuzzifier == "auto" else float(fuzzifier)
     trend_degree: str | int = trend if trend == "auto" else int(trend)
@@ -278,17 +278,27 @@ def train_cmd(
         threads=threads or None,
         max_seconds=max_seconds,
     )
-    from dkluq_cli.device import resolve_device
+    from dkluq_cli.model.device import resolve_device
 
     resolve_device(cfg.device)  # fail before reading anything
     crystal = None
     if reference is not None:
-        from dkluq_cli.crystal import read_poscar
+        from dkluq_cli.crystal.structure_io import read_poscar
 
         crystal = read_poscar(reference)
     run_dir = resume if resume is not None else (output or default_run_dir(table or "table"))
     job = _run_with_progress(
-        table, cfg, run_dir, force, split_file, resume is not None, plots, stop_after_epoch, crystal
+        table,
+        cfg,
+        run_dir,
+        {
+            "force": force,
+            "split_file": split_file,
+            "resume": resume is not None,
+            "plots": plots,
+            "stop_after_epoch": stop_after_epoch,
+            "crystal": crystal,
+        },
     )
     from dkluq_cli.cli.train_report import draw_figures, summary
 
@@ -299,9 +309,7 @@ def train_cmd(
         raise typer.Exit(code=130)
 
 
-def _run_with_progress(
-    table, cfg, run_dir, force, split_file, resume, plots, stop_after_epoch, crystal
-):
+def _run_with_progress(table, cfg, run_dir, options):
     from rich.progress import (
         BarColumn,
         Progress,
@@ -310,7 +318,7 @@ def _run_with_progress(
         TimeRemainingColumn,
     )
 
-    from dkluq_cli.train_job import run_training
+    from dkluq_cli.training.job import run_training
 
     stop = _StopFlag()
     old = {}
@@ -345,17 +353,7 @@ def _run_with_progress(
     try:
         try:
             return run_training(
-                table,
-                cfg,
-                Path(run_dir),
-                force=force,
-                split_file=split_file,
-                resume=resume,
-                plots=plots,
-                progress=on_epoch,
-                should_stop=stop,
-                stop_after_epoch=stop_after_epoch,
-                reference=crystal,
+                table, cfg, Path(run_dir), progress=on_epoch, should_stop=stop, **options
             )
         finally:
             if bar.live.is_started:

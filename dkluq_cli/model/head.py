@@ -2,8 +2,8 @@
 
 A head works in standardised units: inputs are the standardised model coordinates (a tensor on
 the head's device), outputs are in units of the residual's spread. Two heads implement it: the
-SN-ResNet + SVGP of :mod:`dkluq_cli.model.dkl_head` (large tables) and the exact GP of
-:mod:`dkluq_cli.model.exact` (small ones).
+SN-ResNet + SVGP of :mod:`dkluq_cli.model.svgp.head` (large tables) and the exact GP of
+:mod:`dkluq_cli.model.exact.head` (small ones).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ on CUDA predicts on a CPU-only machine.
 Keys: ``format_version``, ``dkluq_version``, ``torch_version``, ``gpytorch_version``, ``created``,
 ``config`` (every hyperparameter), ``features``, ``feature_units``, ``target``, ``target_unit``,
 ``inputs`` (:class:`~dkluq_cli.model.inputs.InputMap` or
-:class:`~dkluq_cli.strain.StrainCoordinates`), ``x_mean``, ``x_std``, ``y_mean``,
+:class:`~dkluq_cli.crystal.strain.StrainCoordinates`), ``x_mean``, ``x_std``, ``y_mean``,
 ``y_std``, ``trend`` (:class:`~dkluq_cli.model.trend.PolynomialTrend`), ``head`` (``svgp`` or
 ``exact``) and ``state`` (its tensors), ``sigma_scale``, ``domain``, ``reference`` and ``record``
 (:class:`~dkluq_cli.model.record.TrainingRecord`). Each part is written by its own
@@ -27,13 +27,17 @@ import numpy as np
 import torch
 
 from dkluq_cli import __version__
-from dkluq_cli.atomic import atomic_write
+from dkluq_cli.crystal.crystal import Crystal
+from dkluq_cli.crystal.strain import StrainCoordinates
+from dkluq_cli.data.output import atomic_write
 from dkluq_cli.errors import ModelFileError
-from dkluq_cli.model.dkl import build_dkl, build_extractor
-from dkluq_cli.model.dkl_head import DKLHead
+from dkluq_cli.model.exact.head import ExactHead
 from dkluq_cli.model.inputs import InputMap
+from dkluq_cli.model.normalisation import Normalisation
 from dkluq_cli.model.record import TrainingRecord
 from dkluq_cli.model.surrogate import Surrogate
+from dkluq_cli.model.svgp.dkl import build_dkl, build_extractor
+from dkluq_cli.model.svgp.head import DKLHead
 from dkluq_cli.model.trend import PolynomialTrend
 from dkluq_cli.model.truncation import TruncationBand
 from dkluq_cli.uq.domain import Domain
@@ -106,7 +110,7 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "state": surrogate.head.state(),
         "sigma_scale": float(surrogate.sigma_scale),
         "domain": surrogate.domain.to_dict() if surrogate.domain is not None else None,
-        "reference": _plain(surrogate.reference),
+        "reference": surrogate.crystal.to_dict() if surrogate.crystal is not None else None,
         "record": _plain(surrogate.record.to_dict()),
     }
 
@@ -218,8 +222,6 @@ def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu")
 def _head(data: dict[str, Any], config: dict[str, Any]) -> Any:
     """Rebuild the GP head the file describes (the SN-ResNet + SVGP before format 3)."""
     if data.get("head") == "exact":
-        from dkluq_cli.model.exact import ExactHead
-
         return ExactHead.from_state(data["state"])
     model, likelihood = build_dkl(config, build_extractor(config, len(data["x_mean"])))
     if config.get("double"):
@@ -245,30 +247,31 @@ def _inputs(data: dict[str, Any] | None) -> Any:
     if not data:
         return None
     if data.get("kind") == "strain":
-        from dkluq_cli.strain import StrainCoordinates
-
         return StrainCoordinates.from_dict(data)
     return InputMap.from_dict(data)
 
 
 def _surrogate(data: dict[str, Any], head: Any, config: dict[str, Any]) -> Surrogate:
-    return Surrogate(
-        head=head,
+    norm = Normalisation(
         features=list(data["features"]),
         feature_units=list(data["feature_units"]),
         target=str(data["target"]),
         target_unit=str(data["target_unit"]),
+        inputs=_inputs(data.get("inputs")),
         x_mean=data["x_mean"].numpy().astype(np.float64),
         x_std=data["x_std"].numpy().astype(np.float64),
         y_mean=float(data["y_mean"]),
         y_std=float(data["y_std"]),
         trend=_trend(data),
-        inputs=_inputs(data.get("inputs")),
+    )
+    return Surrogate(
+        head=head,
+        norm=norm,
         beyond=_beyond(data.get("beyond")),
         sigma_scale=float(data["sigma_scale"]),
         domain=Domain.from_dict(data.get("domain")),
         config=config,
-        reference=data.get("reference"),
+        crystal=Crystal.from_dict(data.get("reference")),
         record=TrainingRecord.from_dict(data.get("record", data.get("extra"))),
     )
 

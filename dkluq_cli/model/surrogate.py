@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from dkluq_cli.crystal.crystal import Crystal
 from dkluq_cli.errors import TrainingError
 from dkluq_cli.model.head import Head
-from dkluq_cli.model.inputs import InputMap
+from dkluq_cli.model.normalisation import Normalisation
 from dkluq_cli.model.record import TrainingRecord
-from dkluq_cli.model.trend import PolynomialTrend
 from dkluq_cli.model.truncation import TruncationBand
 from dkluq_cli.uq.domain import Domain
 from dkluq_cli.uq.extrapolation import BoxInflation
@@ -31,24 +31,14 @@ class Surrogate:
 
     Attributes:
         head: The GP head (latent posterior and noise in standardised units).
-        features: Input column names (e.g. ``a, b, c, alpha, beta, gamma``).
-        feature_units: Units of the features (Å, deg, ...).
-        target: Target column name (e.g. ``energy_eV``).
-        target_unit: Target unit (eV or eV/atom).
-        x_mean: Per-coordinate mean used for standardisation (feature units).
-        x_std: Per-coordinate standard deviation used for standardisation (feature units).
-        y_mean: Target mean over the training rows (target units).
-        y_std: Scale of the residual the GP learns (target units): the standard deviation of
-            the target minus its trend.
-        trend: Polynomial trend the GP models the residual of (degree 0: the constant
-            ``y_mean`` with no variance, the paper's ``ConstantMean`` model).
-        sigma_scale: Calibration factor applied to the predictive σ (fitted on validation).
+        norm: Feature columns → standardised coordinates, standardised target → target units
+            (:class:`~dkluq_cli.model.normalisation.Normalisation`); its fields are also
+            readable on the surrogate (``features``, ``x_mean``, ``trend`` ...).
+        sigma_scale: Calibration factor applied to the predictive σ.
         domain: Training-domain statistics (:class:`~dkluq_cli.uq.domain.Domain`), or None.
         config: The training configuration.
-        reference: Reference crystal (species, fractional coordinates, lattice) or None.
+        crystal: The reference crystal (:class:`~dkluq_cli.crystal.crystal.Crystal`) or None.
         record: Provenance of the training run (table, formula, best epoch...).
-        inputs: Features → model coordinates (constant columns dropped, equal ones tied); the
-            identity when None is given.
         beyond: How the calibrated σ widens beyond the training box: the trend's truncation
             band (:mod:`dkluq_cli.model.truncation`, the SVGP regime) or an inflation law
             (:class:`dkluq_cli.uq.extrapolation.BoxInflation`, the exact regime); None: not at
@@ -56,31 +46,28 @@ class Surrogate:
     """
 
     head: Head
-    features: list[str]
-    feature_units: list[str]
-    target: str
-    target_unit: str
-    x_mean: np.ndarray
-    x_std: np.ndarray
-    y_mean: float
-    y_std: float
-    trend: PolynomialTrend
+    norm: Normalisation
     sigma_scale: float = 1.0
     domain: Domain | None = None
     config: dict[str, Any] = field(default_factory=dict)
-    reference: dict[str, Any] | None = None
+    crystal: Crystal | None = None
     record: TrainingRecord = field(default_factory=TrainingRecord)
-    inputs: InputMap | None = None
     beyond: TruncationBand | BoxInflation | None = None
 
-    def __post_init__(self) -> None:
-        if self.inputs is None:
-            self.inputs = InputMap.identity(self.features)
+    features = property(lambda self: self.norm.features, doc="Input column names.")
+    feature_units = property(lambda self: self.norm.feature_units, doc="Feature units.")
+    target = property(lambda self: self.norm.target, doc="Target column name.")
+    target_unit = property(lambda self: self.norm.target_unit, doc="Target unit.")
+    inputs = property(lambda self: self.norm.inputs, doc="Features → model coordinates.")
+    x_mean = property(lambda self: self.norm.x_mean, doc="Coordinate centre.")
+    x_std = property(lambda self: self.norm.x_std, doc="Coordinate scale.")
+    y_mean = property(lambda self: self.norm.y_mean, doc="Target mean (target units).")
+    y_std = property(lambda self: self.norm.y_std, doc="Residual scale (target units).")
+    trend = property(lambda self: self.norm.trend, doc="The polynomial trend.")
 
     def coordinates(self, x: np.ndarray) -> np.ndarray:
         """Inputs in feature units (n × len(features)) → model coordinates (feature units)."""
-        assert self.inputs is not None
-        return self.inputs.apply(x)
+        return self.norm.coordinates(x)
 
     @property
     def device(self) -> torch.device:
@@ -99,8 +86,7 @@ class Surrogate:
 
     def standardise(self, x: np.ndarray) -> Tensor:
         """Inputs in feature units (n × d) → standardised coordinates on the model's device."""
-        z = (self.coordinates(x) - self.x_mean) / self.x_std
-        return torch.as_tensor(z, dtype=self.dtype, device=self.device)
+        return torch.as_tensor(self.norm.standardise(x), dtype=self.dtype, device=self.device)
 
     def predict_standardised(
         self, x: np.ndarray, batch_size: int = 8192

@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from functools import cached_property
+from math import comb
 from typing import Any
 
 import numpy as np
@@ -231,3 +232,8 @@ class PolynomialTrend:
             coef=np.asarray(data["coef"], dtype=np.float64),
             cov=np.asarray(data["cov"], dtype=np.float64).reshape(len(data["coef"]), -1),
         )
+
+
+def trend_terms(degree: int, n_features: int) -> int:
+    """Number of monomials of total degree ≤ ``degree`` in ``n_features`` variables."""
+    return comb(n_features + degree, degree)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from dkluq_cli.model.trend import PolynomialTrend
+from dkluq_cli.model.trend import PolynomialTrend, trend_terms
 
 #: Fraction of each parameter's training range held out per face in the simulated extrapolation.
 SLAB = 0.25
@@ -175,8 +175,6 @@ def _fit(
 ) -> PolynomialTrend | None:
     """A least-squares trend of ``degree`` in the standardisation of ``like``; None when its
     terms would exceed a third of the rows."""
-    from dkluq_cli.config import trend_terms
-
     if 3 * trend_terms(degree, coords.shape[1]) > len(coords):
         return None
     return PolynomialTrend.fit(coords, y, degree, like.x_mean, like.x_std)

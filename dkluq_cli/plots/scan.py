@@ -3,8 +3,8 @@
 Same conventions as :mod:`dkluq_cli.plots.train`: :class:`matplotlib.figure.Figure` objects (no
 pyplot state), format from the path suffix (``.png``, ``.svg``, ``.pdf``), 150 dpi, atomic
 writes that replace an existing file, labelled axes with units. Each function takes the tables
-and numbers of a :class:`dkluq_cli.scan.ScanResult` (and the isotropic minimum computed by
-:func:`dkluq_cli.scan_report.iso_minimum`); nothing is recomputed here.
+and numbers of a :class:`dkluq_cli.analysis.scan.ScanResult` (and the isotropic minimum computed by
+:func:`dkluq_cli.analysis.scan_report.iso_minimum`); nothing is recomputed here.
 
 Shading: the training range of each parameter (from the model's domain statistics) is shaded
 green on 1-D curves and outlined by a dashed rectangle on 2-D maps; the mean ± 2σ band is the
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dkluq_cli.data.table import LATTICE_COLUMNS
 from dkluq_cli.plots.train import _format_of, _new_figure, _save
-from dkluq_cli.table import LATTICE_COLUMNS
 
 if TYPE_CHECKING:
-    from dkluq_cli.scan import ScanResult
+    from dkluq_cli.analysis.scan import ScanResult
 
 #: Axis labels with units.
 LABELS: dict[str, str] = {
@@ -100,7 +100,7 @@ def plot_1d(result: ScanResult, path: str | os.PathLike[str]) -> Path:
                     lw=0,
                     label="training range",
                 )
-            ax.axvline(result.reference.params[j], color="0.4", lw=0.8, ls="--")
+            ax.axvline(result.centre.params[j], color="0.4", lw=0.8, ls="--")
         _std_axis(bottom, result)
         top.grid(alpha=0.3)
         top.set_title(f"{SYMBOL[name]} varied")
@@ -111,7 +111,7 @@ def plot_1d(result: ScanResult, path: str | os.PathLike[str]) -> Path:
     axes[0, 0].legend(loc="best", fontsize=8)
     lo, hi = result.lattice_range
     fig.suptitle(
-        f"1-D scans ×{lo:g}–{hi:g} around the reference ({result.reference.description}); "
+        f"1-D scans ×{lo:g}–{hi:g} around the reference ({result.centre.description}); "
         "dashed: reference, dotted: in-domain σ limit"
     )
     return _save(fig, path)
@@ -148,15 +148,15 @@ def plot_iso(result: ScanResult, best: dict[str, Any] | None, path: str | os.Pat
         s_lo, s_hi = result.iso_training_range
         for ax in (top, bottom):
             ax.axvspan(
-                s_lo * result.reference.params[0],
-                s_hi * result.reference.params[0],
+                s_lo * result.centre.params[0],
+                s_hi * result.centre.params[0],
                 color=TRAIN_COLOUR,
                 alpha=0.12,
                 lw=0,
                 label="training range",
             )
     for ax in (top, bottom):
-        ax.axvline(result.reference.params[0], color="0.4", lw=0.8, ls="--")
+        ax.axvline(result.centre.params[0], color="0.4", lw=0.8, ls="--")
     if best is not None:
         top.plot(
             [best["a"]],
@@ -171,7 +171,7 @@ def plot_iso(result: ScanResult, best: dict[str, Any] | None, path: str | os.Pat
     _std_axis(bottom, result)
     bottom.set_ylabel(f"σ ({unit})")
     bottom.set_xlabel("a (Å), with b and c scaled by the same factor")
-    r = result.reference.params
+    r = result.centre.params
     top.set_title(
         f"isotropic scan (equation of state): a, b, c × s, angles {r[3]:.4g}, {r[4]:.4g}, {r[5]:.4g}°"
     )
@@ -235,7 +235,7 @@ def _draw_map(
                 linewidths=1.0,
                 linestyles=":",
             )
-        ax.plot([result.reference.params[ip]], [result.reference.params[iq]], "w+", ms=10, mew=1.5)
+        ax.plot([result.centre.params[ip]], [result.centre.params[iq]], "w+", ms=10, mew=1.5)
         ax.set_xlabel(LABELS[p])
         ax.set_ylabel(LABELS[q])
     ax_mean.set_title(f"mean: {SYMBOL[p]} vs {SYMBOL[q]}")
@@ -260,7 +260,7 @@ def plot_2d(result: ScanResult, pair: tuple[str, str], path: str | os.PathLike[s
     fig, (ax_mean, ax_std) = _new_figure(12.0, 4.8, ncols=2)
     _draw_map(fig, ax_mean, ax_std, result, pair)
     others = [k for k in LATTICE_COLUMNS if k not in pair]
-    held = ", ".join(f"{SYMBOL[k]} = {result.reference.as_dict()[k]:.4g}" for k in others)
+    held = ", ".join(f"{SYMBOL[k]} = {result.centre.as_dict()[k]:.4g}" for k in others)
     fig.suptitle(f"2-D map ×{result.lattice_range[0]:g}–{result.lattice_range[1]:g}; held: {held}")
     return _save(fig, path)
 
@@ -282,8 +282,8 @@ def plot_overview(result: ScanResult, path: str | os.PathLike[str]) -> Path:
     fig = Figure(figsize=(13.0, 9.5), layout="constrained")
     axes = fig.subplots(2, 2)
     unit = _unit(result)
-    e_ref = result.reference_prediction["mean"]
-    s_ref = result.reference_prediction["std"]
+    e_ref = result.centre_prediction["mean"]
+    s_ref = result.centre_prediction["std"]
     cols = result.columns
     curves = [
         (f"{SYMBOL[n]}", result.scan_1d[result.scan_1d["scan"] == f"1d:{n}"])
@@ -318,11 +318,11 @@ def plot_overview(result: ScanResult, path: str | os.PathLike[str]) -> Path:
     else:
         for ax in axes[1]:
             ax.set_axis_off()
-    r = result.reference.as_dict()
+    r = result.centre.as_dict()
     fig.suptitle(
         "dkluq scan: reference "
         + ", ".join(f"{SYMBOL[k]} = {v:.4g}" for k, v in r.items())
-        + f" ({result.reference.description})"
+        + f" ({result.centre.description})"
     )
     return _save(fig, path)
 
@@ -337,7 +337,7 @@ def scan_figures(
 
     Args:
         result: The scan.
-        best: Its isotropic minimum (:func:`dkluq_cli.scan_report.iso_minimum`) or None.
+        best: Its isotropic minimum (:func:`dkluq_cli.analysis.scan_report.iso_minimum`) or None.
         out_dir: Existing folder.
         fmt: ``png``, ``svg`` or ``pdf``.
 

@@ -2,7 +2,7 @@
 
 One function per figure. Each takes arrays and an output path, picks the format from the path's
 suffix (``.png``, ``.svg`` or ``.pdf``), saves at 150 dpi through
-:func:`dkluq_cli.atomic.atomic_write` (temporary file in the same folder, then rename; an
+:func:`dkluq_cli.data.output.atomic_write` (temporary file in the same folder, then rename; an
 existing file is replaced) and returns the path. Figures are built with the object-oriented
 :class:`matplotlib.figure.Figure` API, so nothing touches pyplot's global state, no GUI backend
 is needed and there is no figure left open; matplotlib is imported only when a plot is made.
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dkluq_cli.atomic import atomic_write
+from dkluq_cli.data.output import atomic_write
 from dkluq_cli.errors import OutputError, TableError
 from dkluq_cli.uq.metrics import validate_predictions
 

@@ -1,0 +1,11 @@
+"""What users ask of a trained model: the numbers behind ``predict``, ``scan``, ``eos`` and
+``suggest``.
+
+Each command has a core module here that takes a :class:`~dkluq_cli.model.surrogate.Surrogate`
+and returns numbers (and writes its tables): :mod:`.predict`, :mod:`.scan` (+ :mod:`.scan_report`),
+:mod:`.eos`, :mod:`.suggest` (+ :mod:`.conditioning`, the posterior conditioned on runs not yet
+made). :mod:`.lattice_model` is the one reader of what a model stores about its lattice (domain,
+reference crystal, formula); :mod:`.centre` picks the lattice a command centres on; :mod:`.grids`
+builds every line, map and box. Nothing here draws (figures are :mod:`dkluq_cli.plots`, called by
+the CLI) or imports typer or rich.
+"""

@@ -1,0 +1,380 @@
+"""Equation of state with uncertainty (the core of ``dkluq eos``).
+
+The model is evaluated along the isotropic line through the reference lattice: lengths
+``s · (a, b, c)`` for scale factors ``s`` in ``[lo, hi]`` (default 0.94–1.06), angles fixed. Joint
+samples of the GP's latent posterior along the line (not just its mean) are each fitted with an
+equation of state by pymatgen (:class:`pymatgen.analysis.eos.EOS`: Birch–Murnaghan by default,
+Vinet or Murnaghan on request), so the spread of the fitted parameters is the model's uncertainty
+about them. Samples whose fit fails, or whose minimum falls outside the line, are counted and
+left out.
+
+Reported (mean, sample standard deviation and the central 95 % interval over the samples):
+``a0`` (Å), the edge length at the equilibrium volume — ``a0 = (a·b·c)^(1/3)`` of the reference
+scaled to ``V0``, which is the cubic-cell edge ``V0^(1/3)`` for a cubic reference; ``V0`` (Å³);
+``B0`` (GPa); ``E0`` (eV, total energy of the cell).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dkluq_cli.analysis.grids import check_lattice_range, iso_params, scale_grid
+from dkluq_cli.analysis.lattice_model import LATTICE_FEATURES, check_lattice_features
+from dkluq_cli.crystal.lattice import cell_volume
+from dkluq_cli.data.output import write_json
+from dkluq_cli.data.table import write_table
+from dkluq_cli.errors import DkluqError
+
+if TYPE_CHECKING:
+    from dkluq_cli.model.surrogate import Surrogate
+
+logger = logging.getLogger(__name__)
+
+#: EOS names accepted on the command line → pymatgen's names.
+EOS_NAMES = {
+    "birch-murnaghan": "birch_murnaghan",
+    "birch_murnaghan": "birch_murnaghan",
+    "vinet": "vinet",
+    "murnaghan": "murnaghan",
+}
+QUANTITIES = ("a0", "V0", "B0", "E0")
+UNITS = {"a0": "Å", "V0": "Å^3", "B0": "GPa", "E0": "eV"}
+
+
+@dataclass
+class EosFit:
+    """One EOS fit: equilibrium volume (Å³), energy (eV), bulk modulus (GPa), B' and a0 (Å)."""
+
+    V0: float
+    E0: float
+    B0: float
+    B1: float
+    a0: float
+
+
+@dataclass
+class EosResult:
+    """Everything ``dkluq eos`` reports and plots.
+
+    Attributes:
+        eos: pymatgen EOS name.
+        params: Lattice parameters along the line (n × 6; Å, degrees).
+        scales: Scale factors of the lengths (n,).
+        volumes: Cell volumes (n,), Å³.
+        mean: Predictive mean energy (n,), eV.
+        std: Calibrated predictive σ (n,), eV.
+        samples: Joint latent posterior samples (n_samples × n), eV.
+        fits: Successful per-sample fits.
+        n_failed: Samples whose fit failed or whose minimum left the line.
+        mean_fit: The EOS fitted to the predictive mean (None if that fit failed).
+        reference_lattice: The reference lattice (6,).
+        reference_source: Where the reference came from.
+        n_atoms: Atoms per cell when the target was per atom (energies were multiplied by it).
+    """
+
+    eos: str
+    params: np.ndarray
+    scales: np.ndarray
+    volumes: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    samples: np.ndarray
+    fits: list[EosFit]
+    n_failed: int
+    mean_fit: EosFit | None
+    reference_lattice: np.ndarray
+    reference_source: str = ""
+    n_atoms: int | None = None
+    curve: Any = field(default=None, repr=False)
+
+    def sample_band(self) -> tuple[np.ndarray, np.ndarray]:
+        """The central 95 % of the posterior samples at each point of the line (eV), (n,) each."""
+        lo, hi = np.percentile(self.samples, [2.5, 97.5], axis=0)
+        return lo, hi
+
+    def values(self, name: str) -> np.ndarray:
+        """Per-sample values of ``a0``, ``V0``, ``B0``, ``E0`` or ``B1``."""
+        return np.array([getattr(f, name) for f in self.fits], dtype=float)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """``{"a0": {"mean", "std", "ci95": [lo, hi]}, "V0": ..., "B0": ..., "E0": ...}``."""
+        out: dict[str, dict[str, Any]] = {}
+        for q in QUANTITIES:
+            v = self.values(q)
+            lo, hi = np.percentile(v, [2.5, 97.5])
+            out[q] = {
+                "mean": float(np.mean(v)),
+                "std": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0,
+                "ci95": [float(lo), float(hi)],
+            }
+        return out
+
+    def report(self) -> dict[str, Any]:
+        """The stats plus the fit's metadata (written to ``eos.json``)."""
+        meta: dict[str, Any] = {
+            "eos": self.eos,
+            "n_samples": len(self.fits) + self.n_failed,
+            "n_fitted": len(self.fits),
+            "n_failed": self.n_failed,
+            "points": len(self.scales),
+            "lattice_range": [float(self.scales[0]), float(self.scales[-1])],
+            "reference_lattice": [float(v) for v in self.reference_lattice],
+            "reference_source": self.reference_source,
+            "units": dict(UNITS),
+            "fit_to_mean": None if self.mean_fit is None else self.mean_fit.__dict__.copy(),
+            "B1": {
+                "mean": float(np.mean(self.values("B1"))),
+                "std": float(np.std(self.values("B1"), ddof=1)) if len(self.fits) > 1 else 0.0,
+            },
+        }
+        if self.n_atoms:
+            meta["n_atoms"] = self.n_atoms
+        return {**self.stats(), "fit": meta}
+
+
+def pymatgen_eos_name(name: str) -> str:
+    """Map a CLI EOS name to pymatgen's.
+
+    Raises:
+        DkluqError: Unknown name.
+    """
+    key = name.strip().lower()
+    if key not in EOS_NAMES:
+        raise DkluqError(
+            f"unknown equation of state {name!r}",
+            hint="choose birch-murnaghan, vinet or murnaghan",
+        )
+    return EOS_NAMES[key]
+
+
+def fit_eos(
+    volumes: np.ndarray, energies: np.ndarray, eos: str, a_per_v: float
+) -> tuple[EosFit, Any]:
+    """Fit one EOS with pymatgen.
+
+    Args:
+        volumes: Volumes (Å³).
+        energies: Energies (eV).
+        eos: pymatgen EOS name.
+        a_per_v: ``a0 / V0^(1/3)`` of the line (1 for a cubic reference).
+
+    Returns:
+        ``(EosFit, pymatgen fit object)``.
+
+    Raises:
+        ValueError: The fit failed, is not finite, or its minimum is outside the volumes.
+    """
+    from pymatgen.analysis.eos import EOS, EOSError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = EOS(eos_name=eos).fit(np.asarray(volumes), np.asarray(energies))
+            v0, e0, b0, b1 = float(res.v0), float(res.e0), float(res.b0_GPa), float(res.b1)
+    except (EOSError, RuntimeError, ValueError, FloatingPointError, ZeroDivisionError) as exc:
+        raise ValueError(str(exc)) from exc
+    if not np.isfinite([v0, e0, b0, b1]).all() or b0 <= 0:
+        raise ValueError("non-finite or non-positive fit")
+    if not (np.min(volumes) <= v0 <= np.max(volumes)):
+        raise ValueError("minimum outside the scanned volumes")
+    return EosFit(V0=v0, E0=e0, B0=b0, B1=b1, a0=a_per_v * v0 ** (1.0 / 3.0)), res
+
+
+def isotropic_line(
+    reference: np.ndarray, lattice_range: tuple[float, float], points: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice parameters along the isotropic line (lengths scaled, angles fixed).
+
+    Returns:
+        ``(scales (points,), params (points × 6))``.
+
+    Raises:
+        DkluqError: Bad range (:func:`dkluq_cli.analysis.grids.lattice_range_problem`) or fewer than 7
+            points.
+    """
+    lo, hi = check_lattice_range(lattice_range)
+    if points < 7:
+        raise DkluqError(f"--points {points} is too few for an EOS fit", hint="use at least 7")
+    scales = scale_grid(lo, hi, points)
+    return scales, iso_params(reference, scales)
+
+
+def eos_analysis(
+    surrogate: Surrogate,
+    reference: np.ndarray,
+    *,
+    lattice_range: tuple[float, float] = (0.94, 1.06),
+    points: int = 41,
+    n_samples: int = 400,
+    eos: str = "birch-murnaghan",
+    seed: int = 0,
+    n_atoms: int | None = None,
+    reference_source: str = "",
+) -> EosResult:
+    """Fit an EOS to joint posterior samples along the isotropic line.
+
+    Args:
+        surrogate: Model trained on the six lattice parameters.
+        reference: Reference lattice (6,) in Å and degrees.
+        lattice_range: Scale factors ``(lo, hi)`` of the lengths.
+        points: Points along the line.
+        n_samples: Joint posterior samples to fit.
+        eos: ``birch-murnaghan``, ``vinet`` or ``murnaghan``.
+        seed: Seed of the posterior samples.
+        n_atoms: Atoms per cell; required when the target is per atom (eV/atom), to turn it into
+            the cell's energy.
+        reference_source: Where the reference came from (for the report).
+
+    Returns:
+        The :class:`EosResult`.
+
+    Raises:
+        DkluqError: Wrong model, bad options, or fewer than 10 samples could be fitted.
+    """
+    check_lattice_features(surrogate, "eos")
+    if n_samples < 10:
+        raise DkluqError(f"--samples {n_samples} is too few", hint="use at least 10 (e.g. 400)")
+    name = pymatgen_eos_name(eos)
+    factor = 1.0
+    if surrogate.target_unit == "eV/atom":
+        if not n_atoms:
+            raise DkluqError(
+                "the model predicts eV/atom and the number of atoms per cell is unknown",
+                hint="pass --reference POSCAR so the cell's energy can be formed",
+            )
+        factor = float(n_atoms)
+    elif surrogate.target_unit != "eV":
+        raise DkluqError(
+            f"eos needs an energy target in eV or eV/atom; this model predicts "
+            f"{surrogate.target} in {surrogate.target_unit or 'no unit'}"
+        )
+    scales, params = isotropic_line(reference, lattice_range, points)
+    volumes = cell_volume(params)
+    ref = np.asarray(reference, dtype=float)
+    a_per_v = float(np.cbrt(ref[0] * ref[1] * ref[2]) / np.cbrt(cell_volume(ref)[0]))
+    mean, std = surrogate.predict(params)
+    samples = surrogate.sample_posterior(params, n_samples, seed=seed)
+    mean, std, samples = mean * factor, std * factor, samples * factor
+    fits: list[EosFit] = []
+    failed = 0
+    for row in samples:
+        try:
+            fits.append(fit_eos(volumes, row, name, a_per_v)[0])
+        except ValueError:
+            failed += 1
+    try:
+        mean_fit, curve = fit_eos(volumes, mean, name, a_per_v)
+    except ValueError:
+        mean_fit, curve = None, None
+    if len(fits) < 10:
+        raise DkluqError(
+            f"only {len(fits)} of {n_samples} posterior samples gave an EOS fit with a minimum "
+            f"inside the line {scales[0]:g}–{scales[-1]:g}",
+            hint="widen --lattice-range so the line brackets the energy minimum",
+        )
+    logger.debug("%d of %d posterior samples could not be fitted", failed, n_samples)
+    return EosResult(
+        eos=name,
+        params=params,
+        scales=scales,
+        volumes=volumes,
+        mean=mean,
+        std=std,
+        samples=samples,
+        fits=fits,
+        n_failed=failed,
+        mean_fit=mean_fit,
+        reference_lattice=ref,
+        reference_source=reference_source,
+        n_atoms=n_atoms if factor != 1.0 else None,
+        curve=curve,
+    )
+
+
+def line_frame(res: EosResult):  # -> pandas.DataFrame
+    """``eos_line.csv``: the line, predictive mean ± σ and the 95 % band of the samples."""
+    import pandas as pd
+
+    lo, hi = res.sample_band()
+    df = pd.DataFrame(res.params, columns=list(LATTICE_FEATURES))
+    df.insert(0, "scale", res.scales)
+    df["volume"] = res.volumes
+    df["energy_mean_eV"] = res.mean
+    df["energy_std_eV"] = res.std
+    df["energy_sample_lo95_eV"] = lo
+    df["energy_sample_hi95_eV"] = hi
+    if res.curve is not None:
+        df["energy_eos_fit_eV"] = np.asarray(res.curve.func(res.volumes), dtype=float)
+    return df
+
+
+def samples_frame(res: EosResult):  # -> pandas.DataFrame
+    """``eos_samples.csv``: one row per fitted posterior sample."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "a0_A": res.values("a0"),
+            "V0_A3": res.values("V0"),
+            "B0_GPa": res.values("B0"),
+            "B1": res.values("B1"),
+            "E0_eV": res.values("E0"),
+        }
+    )
+
+
+def eos_curves(res: EosResult, n_curves: int = 30, points: int = 200) -> dict[str, Any]:
+    """E(V) curves for the figure: the EOS refitted to a few random posterior samples, and the
+    fit to the mean, on a fine volume grid.
+
+    Args:
+        res: The analysis.
+        n_curves: Samples drawn at random (seed 0); those whose fit fails are left out.
+        points: Volumes of the grid between the line's smallest and largest.
+
+    Returns:
+        ``{"volumes": (points,) Å³, "samples": (≤ n_curves, points) eV, "mean": (points,) eV
+        or None when the fit to the mean failed}``.
+    """
+    from pymatgen.analysis.eos import EOS
+
+    vv = np.linspace(res.volumes.min(), res.volumes.max(), points)
+    rng = np.random.default_rng(0)
+    shown = rng.choice(len(res.samples), size=min(n_curves, len(res.samples)), replace=False)
+    eos = EOS(eos_name=res.eos)
+    curves = []
+    for i in shown:
+        try:
+            curve = eos.fit(res.volumes, res.samples[i])
+        except Exception:  # noqa: BLE001 - a failed sample fit is simply not drawn
+            continue
+        curves.append(np.asarray(curve.func(vv), dtype=float))
+    return {
+        "volumes": vv,
+        "samples": np.array(curves).reshape(len(curves), points),
+        "mean": None if res.curve is None else np.asarray(res.curve.func(vv), dtype=float),
+    }
+
+
+def write_eos(res: EosResult, out_dir: Path) -> list[Path]:
+    """Write ``eos.json``, ``eos_line.csv`` and ``eos_samples.csv`` atomically.
+
+    Args:
+        res: The analysis.
+        out_dir: Prepared output folder (:func:`dkluq_cli.data.output.prepare_output_dir`).
+
+    Returns:
+        The paths written.
+    """
+
+    return [
+        write_json(out_dir / "eos.json", res.report()),
+        write_table(line_frame(res), out_dir / "eos_line.csv", force=True),
+        write_table(samples_frame(res), out_dir / "eos_samples.csv", force=True),
+    ]

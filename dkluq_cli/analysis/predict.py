@@ -1,0 +1,198 @@
+"""Predictions with uncertainty for new structures (the core of ``dkluq predict``).
+
+Inputs are a table (CSV/Parquet) holding the model's feature columns, a single POSCAR/CONTCAR,
+or a VASP run tree (ingested on the fly). Output columns, for a target ``energy_eV``:
+``energy_mean_eV``, ``energy_std_eV`` (calibrated σ), ``energy_lo95_eV``, ``energy_hi95_eV``,
+``in_domain``; and, when the input carries the target, ``energy_error_eV`` (mean − true) and
+``energy_z`` (error / σ).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dkluq_cli.analysis.lattice_model import feature_ranges, in_domain_flags
+from dkluq_cli.crystal.structure_io import is_poscar_name, read_structure
+from dkluq_cli.data.table import numeric_block, read_table, require_columns
+from dkluq_cli.errors import InputError, ModelInputMismatchError
+from dkluq_cli.ingest.pipeline import ingest
+from dkluq_cli.uq.metrics import regression_metrics
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dkluq_cli.model.surrogate import Surrogate
+
+logger = logging.getLogger(__name__)
+
+Z95 = 1.959963984540054
+
+
+def output_columns(target: str) -> dict[str, str]:
+    """Names of the prediction columns for a target column name.
+
+    ``energy_eV`` → ``energy_mean_eV`` ...; ``energy_per_atom_eV`` → ``energy_per_atom_mean_eV``;
+    a target without a unit suffix ``y`` → ``y_mean`` ...
+    """
+    base, unit = (target[:-3], "_eV") if target.endswith("_eV") else (target, "")
+    return {
+        "mean": f"{base}_mean{unit}",
+        "std": f"{base}_std{unit}",
+        "lo95": f"{base}_lo95{unit}",
+        "hi95": f"{base}_hi95{unit}",
+        "error": f"{base}_error{unit}",
+        "z": f"{base}_z",
+    }
+
+
+def poscar_row(path: Path) -> pd.DataFrame:
+    """One-row table (lattice parameters, volume, formula, n_atoms) from a POSCAR/CONTCAR.
+
+    Raises:
+        InputError: Not a readable POSCAR (:func:`dkluq_cli.crystal.structure_io.read_structure`).
+    """
+    import pandas as pd
+
+    structure = read_structure(path)
+    lat = structure.lattice
+    return pd.DataFrame(
+        [
+            {
+                "source": str(path),
+                "a": lat.a,
+                "b": lat.b,
+                "c": lat.c,
+                "alpha": lat.alpha,
+                "beta": lat.beta,
+                "gamma": lat.gamma,
+                "volume": lat.volume,
+                "formula": structure.composition.reduced_formula,
+                "n_atoms": len(structure),
+            }
+        ]
+    )
+
+
+def load_inputs(path: Path) -> pd.DataFrame:
+    """Read whatever ``dkluq predict`` was given into a table.
+
+    Raises:
+        InputError: Missing or unreadable input.
+    """
+    if not path.exists():
+        raise InputError(f"input {path} does not exist", hint="check the path")
+    if path.is_dir():
+        return _ingest_tree(path)
+    if not path.is_file():  # a FIFO or device would block or stream forever
+        raise InputError(f"input {path} is not a regular file")
+    if is_poscar_name(path):
+        return poscar_row(path)
+    return read_table(path)
+
+
+def _ingest_tree(path: Path) -> pd.DataFrame:
+    """Ingest a VASP tree on the fly (converged runs only); rejected runs are logged."""
+    import pandas as pd
+
+    result = ingest([path], workers=1)
+    for rej in result.rejected:
+        logger.warning("skipped %s: %s", rej["run"], rej["reason"])
+    if not result.rows:
+        raise InputError(
+            f"no usable VASP run found under {path} ({len(result.rejected)} rejected)",
+            hint=f"run `dkluq ingest {path}` to see the reasons",
+        )
+    return pd.DataFrame(result.rows)
+
+
+def check_units(x: np.ndarray, surrogate: Surrogate, source: str) -> None:
+    """Refuse inputs whose typical values are far outside the training range (wrong units).
+
+    A feature whose median lies below half the training minimum or above twice the training
+    maximum is taken as a unit mismatch (e.g. nm or bohr for Å, radians for degrees).
+    """
+    ranges = feature_ranges(surrogate)
+    if not ranges:
+        return
+    med = np.median(x, axis=0)
+    bad = []
+    for f, m, u in zip(surrogate.features, med, surrogate.feature_units, strict=True):
+        a, b = ranges[f]
+        if (a > 0 and m < 0.5 * a) or (b > 0 and m > 2.0 * b):
+            bad.append(f"{f} (median {m:.4g}, trained on {a:.4g}–{b:.4g} {u})")
+    if bad:
+        raise ModelInputMismatchError(
+            f"{source}: values look like different units from the model's: {'; '.join(bad)}",
+            hint="convert to the model's units (lengths in Å, angles in degrees)",
+        )
+
+
+def predict_frame(
+    surrogate: Surrogate, df: pd.DataFrame, source: str = "input", batch_size: int = 8192
+) -> pd.DataFrame:
+    """Add prediction columns to a copy of ``df``.
+
+    Args:
+        surrogate: The trained model.
+        df: Table holding the model's feature columns (other columns pass through).
+        source: Name used in error messages.
+        batch_size: Rows per forward pass.
+
+    Returns:
+        The table with mean, σ, 95 % bounds, ``in_domain`` and (if the target is present) error
+        columns, all in target units.
+    """
+    try:
+        require_columns(df, surrogate.features, source=source)
+    except Exception as exc:
+        missing = [f for f in surrogate.features if f not in df.columns]
+        raise ModelInputMismatchError(
+            f"{source} lacks the model's feature column(s) {', '.join(missing)}",
+            hint=f"the model was trained on {', '.join(surrogate.features)}",
+        ) from exc
+    x = numeric_block(df, surrogate.features, source=source)
+    check_units(x, surrogate, source)
+    mean, std = surrogate.predict(x, batch_size=batch_size)
+    cols = output_columns(surrogate.target)
+    out = df.copy()
+    out[cols["mean"]] = mean
+    out[cols["std"]] = std
+    out[cols["lo95"]] = mean - Z95 * std
+    out[cols["hi95"]] = mean + Z95 * std
+    out["in_domain"] = in_domain_flags(surrogate, x, std)
+    if surrogate.target in df.columns:
+        import pandas as pd
+
+        truth = pd.to_numeric(df[surrogate.target], errors="coerce").to_numpy(float)
+        out[cols["error"]] = mean - truth
+        out[cols["z"]] = (mean - truth) / std
+    return out
+
+
+def summarise(out: pd.DataFrame, target: str) -> dict[str, Any]:
+    """Counts and, when the truth is known, the error metrics of a prediction table."""
+    cols = output_columns(target)
+    summary: dict[str, Any] = {
+        "n": len(out),
+        "n_in_domain": int(out["in_domain"].sum()),
+        "mean_std": float(out[cols["std"]].mean()),
+    }
+    if cols["error"] in out.columns:
+        ok = np.isfinite(out[cols["error"]].to_numpy(float))
+        if ok.sum() >= 2:
+            truth = out.loc[ok, cols["mean"]].to_numpy(float) - out.loc[ok, cols["error"]].to_numpy(
+                float
+            )
+            summary["metrics"] = regression_metrics(
+                truth,
+                out.loc[ok, cols["mean"]].to_numpy(float),
+                out.loc[ok, cols["std"]].to_numpy(float),
+            )
+    return summary
+
+
+__all__ = ["load_inputs", "output_columns", "poscar_row", "predict_frame", "summarise"]

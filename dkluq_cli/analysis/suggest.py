@@ -1,0 +1,269 @@
+"""Which structures to compute next with DFT (the core of ``dkluq suggest``).
+
+Candidates lie in a box around the reference lattice: each of the six parameters ``p_i`` in
+``[lo · p_ref,i, hi · p_ref,i]`` (``--lattice-range lo hi``; with ``fix_angles`` the angles stay at
+the reference). Three strategies:
+
+``batch`` (default)
+    Greedy joint-entropy (equivalently mutual-information) batch selection. A scrambled Sobol pool
+    of points fills the box. The first pick is the pool point of largest posterior variance; each
+    later pick is the point of largest variance *conditioned on the observations at the points
+    already picked*, i.e. ``Var[f(x) | y_S]`` with ``y = f + ε`` and the model's own noise
+    variance. Conditioning is done exactly on the model's latent posterior: the SVGP posterior
+    q(f) is a Gaussian process, the column ``Cov_q[f(pool), f(x_j)]`` of each pick is computed by
+    gpytorch on the extracted features, and the conditional variances are kept up to date with a
+    rank-one (incremental Cholesky) update per pick. For a Gaussian model, ``log det(Σ_SS + σ²I)``
+    (the joint entropy of the batch's observations, and up to a constant their mutual
+    information with f) decomposes by the chain rule into the sum of these conditional
+    variances' logs, so each greedy step maximises the gain in information; the greedy rule is
+    within ``1 − 1/e`` of the best batch because the information gain is monotone submodular
+    (Krause & Guestrin 2005; Srinivas et al. 2010). Because a posterior variance does not depend
+    on the values observed, no fantasised energies are needed. A picked point's variance drops,
+    and so does its neighbours', so later picks move away: the batch is diverse by construction.
+``max-std``
+    The ``n`` pool points of largest predictive σ, with no conditioning (they cluster where σ is
+    largest, typically one corner of the box).
+``random``
+    ``n`` points uniform in the box (the baseline).
+
+Every candidate also gets ``std_given_previous``: its σ conditioned on the candidates ranked
+above it, which shows how much each further DFT call is still expected to teach.
+
+The conditioning is :mod:`dkluq_cli.analysis.conditioning`; the box and the points drawn in it are
+:mod:`dkluq_cli.analysis.grids`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dkluq_cli.analysis.conditioning import PosteriorConditioner, greedy_batch, std_given_previous
+from dkluq_cli.analysis.grids import make_box, random_points, sobol_pool
+from dkluq_cli.analysis.lattice_model import LATTICE_FEATURES, check_lattice_features
+from dkluq_cli.analysis.predict import output_columns
+from dkluq_cli.crystal.crystal import Crystal
+from dkluq_cli.crystal.lattice import cell_volume
+from dkluq_cli.crystal.structure_io import write_poscar
+from dkluq_cli.data.table import write_table
+from dkluq_cli.errors import DkluqError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from dkluq_cli.model.surrogate import Surrogate
+
+STRATEGIES = ("batch", "max-std", "random")
+#: Default number of pool points (a power of two keeps the Sobol sequence balanced).
+DEFAULT_POOL = 4096
+
+
+@dataclass
+class Suggestion:
+    """The candidates and what was computed on the way.
+
+    Attributes:
+        params: Candidate lattice parameters (n × 6: Å, degrees), in rank order.
+        mean: Predicted target at each candidate (target units, eV).
+        std: Calibrated predictive σ at each candidate before any new data (target units).
+        std_given_previous: Calibrated predictive σ conditioned on the candidates ranked above.
+        strategy: The strategy used.
+        box_lo: Lower corner of the box (6,).
+        box_hi: Upper corner of the box (6,).
+        pool_params: Pool points (m × 6), for plots (empty for ``random``).
+        pool_std: Calibrated predictive σ on the pool (m,).
+    """
+
+    params: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    std_given_previous: np.ndarray
+    strategy: str
+    box_lo: np.ndarray
+    box_hi: np.ndarray
+    pool_params: np.ndarray
+    pool_std: np.ndarray
+
+    @property
+    def volume(self) -> np.ndarray:
+        """Cell volume of each candidate (Å³)."""
+        return cell_volume(self.params)
+
+    @property
+    def pool_volume(self) -> np.ndarray:
+        """Cell volume of each pool point (Å³)."""
+        return cell_volume(self.pool_params)
+
+
+def suggest(
+    surrogate: Surrogate,
+    centre: np.ndarray,
+    n: int,
+    *,
+    lattice_range: tuple[float, float] = (0.9, 1.1),
+    strategy: str = "batch",
+    pool_size: int = DEFAULT_POOL,
+    fix_angles: bool = False,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> Suggestion:
+    """Propose ``n`` lattices to compute next.
+
+    Args:
+        surrogate: Model trained on the six lattice parameters.
+        centre: Reference lattice (6,) in Å and degrees; the box is ``lattice_range`` × centre.
+        n: Number of candidates.
+        lattice_range: ``(lo, hi)`` factors.
+        strategy: ``batch``, ``max-std`` or ``random`` (see the module docstring).
+        pool_size: Sobol pool size for ``batch`` and ``max-std``.
+        fix_angles: Keep the angles at the reference.
+        seed: Seed of the pool / random points.
+        progress: Called with a short message at each stage.
+
+    Returns:
+        The :class:`Suggestion`, candidates in rank order.
+
+    Raises:
+        DkluqError: Unknown strategy, ``n`` < 1, or a pool smaller than ``n``.
+    """
+    if strategy not in STRATEGIES:
+        raise DkluqError(
+            f"unknown strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
+        )
+    if n < 1:
+        raise DkluqError(f"--n must be at least 1, got {n}")
+    check_lattice_features(surrogate, "suggest")
+    say = progress or (lambda _msg: None)
+    lo, hi = make_box(centre, lattice_range, fix_angles=fix_angles)
+    if strategy == "random":
+        params = random_points(lo, hi, n, seed)
+        pool = np.zeros((0, 6))
+        pool_std = np.zeros(0)
+    else:
+        pool = sobol_pool(lo, hi, pool_size, seed)
+        if len(pool) < n:
+            raise DkluqError(
+                f"the candidate pool has {len(pool)} valid points, fewer than --n {n}",
+                hint="raise --pool",
+            )
+        say(f"scoring a pool of {len(pool)} points")
+        _, pool_std = surrogate.predict(pool)
+        if strategy == "max-std":
+            order = np.argsort(-pool_std, kind="stable")[:n]
+            params = pool[order]
+        else:
+            say(f"greedy conditional-variance selection of {n} points")
+            cond = PosteriorConditioner(surrogate, pool)
+            picks, _ = greedy_batch(cond, n)
+            params = pool[picks]
+    mean, std = surrogate.predict(params)
+    # σ of each candidate given the candidates ranked above it (same rule for every strategy)
+    std_prev = std_given_previous(surrogate, params)
+    return Suggestion(
+        params=params,
+        mean=mean,
+        std=std,
+        std_given_previous=std_prev,
+        strategy=strategy,
+        box_lo=lo,
+        box_hi=hi,
+        pool_params=pool,
+        pool_std=pool_std,
+    )
+
+
+def candidate_frame(sug: Suggestion, target: str, width: int = 3) -> pd.DataFrame:
+    """The ``candidates.csv`` table: rank, folder, lattice, volume, prediction and σ.
+
+    Args:
+        sug: The suggestion.
+        target: The model's target column (``energy_eV`` → ``energy_mean_eV`` ...).
+        width: Zero-padding of the folder number.
+
+    Returns:
+        One row per candidate, in rank order (rank 1 first).
+    """
+    import pandas as pd
+
+    cols = output_columns(target)
+    base, unit = (target[:-3], "_eV") if target.endswith("_eV") else (target, "")
+    df = pd.DataFrame(sug.params, columns=list(LATTICE_FEATURES))
+    df.insert(0, "folder", [f"cand_{i + 1:0{width}d}" for i in range(len(df))])
+    df.insert(0, "rank", np.arange(1, len(df) + 1))
+    df["volume"] = sug.volume
+    df[cols["mean"]] = sug.mean
+    df[cols["std"]] = sug.std
+    df[f"{base}_std_given_previous{unit}"] = sug.std_given_previous
+    df["strategy"] = sug.strategy
+    return df
+
+
+def min_pairwise_distance(params: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """Smallest distance between two candidates, in box-normalised coordinates (0–1 per axis).
+
+    Axes of zero width (fixed angles) are ignored.
+    """
+    span = hi - lo
+    keep = span > 0
+    u = (np.asarray(params)[:, keep] - lo[keep]) / span[keep]
+    if len(u) < 2:
+        return float("nan")
+    d = np.sqrt(((u[:, None, :] - u[None, :, :]) ** 2).sum(-1))
+    d[np.diag_indices_from(d)] = np.inf
+    return float(d.min())
+
+
+def summary(sug: Suggestion) -> dict[str, Any]:
+    """Numbers for the log line: σ range, diversity."""
+    return {
+        "n": len(sug.params),
+        "mean_std": float(np.mean(sug.std)),
+        "max_std": float(np.max(sug.std)),
+        "mean_std_given_previous": float(np.mean(sug.std_given_previous)),
+        "min_pairwise_distance": min_pairwise_distance(sug.params, sug.box_lo, sug.box_hi),
+    }
+
+
+def write_suggestion(
+    sug: Suggestion,
+    crystal: Crystal,
+    out_dir: Path,
+    *,
+    target: str,
+    unit: str = "eV",
+) -> list[Path]:
+    """Write one folder per candidate with a POSCAR, and ``candidates.csv``.
+
+    The output folder must already be prepared (:func:`dkluq_cli.data.output.prepare_output_dir`);
+    every file is written atomically. Candidate ``k`` (rank order) goes to ``cand_00k/POSCAR``:
+    the reference's species and fractional coordinates in the candidate's lattice.
+
+    Args:
+        sug: The suggestion.
+        crystal: The reference crystal (its species and fractional coordinates).
+        out_dir: Output folder.
+        target: The model's target column (for the CSV's column names).
+        unit: Target unit (for the POSCAR comment).
+
+    Returns:
+        The paths written (``candidates.csv`` first, then the POSCARs).
+    """
+
+    width = max(3, len(str(len(sug.params))))
+    df = candidate_frame(sug, target, width=width)
+    poscars = []
+    for row, params in zip(df.itertuples(index=False), sug.params, strict=True):
+        folder = out_dir / str(row.folder)
+        folder.mkdir(exist_ok=True)
+        comment = (
+            f"dkluq suggest rank {row.rank} ({sug.strategy}): predicted "
+            f"{sug.mean[row.rank - 1]:.6f} +- {sug.std[row.rank - 1]:.6f} {unit}"
+        )
+        structure = crystal.structure(params)
+        poscars.append(write_poscar(structure, folder / "POSCAR", comment))
+    csv = write_table(df, out_dir / "candidates.csv", force=True)
+    return [csv, *poscars]

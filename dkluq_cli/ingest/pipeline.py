@@ -1,0 +1,295 @@
+"""``ingest`` core: VASP run trees → the lattice/energy table, its structures and rejections.
+
+Outputs for ``-o table.csv``: ``table.csv`` (or ``.parquet``; see
+:data:`dkluq_cli.ingest.vasp.result.ROW_COLUMNS`: lengths in Å, angles in degrees, volume in Å³,
+energies in eV and eV/atom), ``table.extxyz`` (the final structure of each accepted run, with
+``run`` in each frame's info) and ``table.rejected.csv`` (``run, source, category, reason``).
+With ``update``, also ``table.ingest.jsonl.gz`` (:mod:`dkluq_cli.ingest.update_cache`), from which the
+next ``--update`` reuses every run whose files did not change. Rows are sorted by ``run``, so
+re-running over the same tree, reusing runs or not, on any scheduler, gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from dkluq_cli.data.output import atomic_write, check_writable
+from dkluq_cli.data.table import write_table
+from dkluq_cli.errors import DkluqError, InputError
+from dkluq_cli.ingest.dispatch import ProgressFn, ReadSettings, ReadStats, read_tree
+from dkluq_cli.ingest.executors import check_scheduler
+from dkluq_cli.ingest.store import ResultStore
+from dkluq_cli.ingest.update_cache import header, read_sidecar, sidecar_path, write_sidecar
+from dkluq_cli.ingest.vasp.result import ENERGY_KINDS, ROW_COLUMNS
+from dkluq_cli.ingest.walk import discover
+
+logger = logging.getLogger(__name__)
+
+REJECTED_COLUMNS: tuple[str, ...] = ("run", "source", "category", "reason")
+CSV_CHUNK_ROWS = 2_000
+"""Rows formatted at a time when writing a CSV file."""
+
+
+class NothingAcceptedError(DkluqError):
+    """No run gave a row (the rejected-runs file was still written)."""
+
+
+@dataclass
+class OutputPaths:
+    """The files ingest writes (``sidecar`` only with ``--update``)."""
+
+    table: Path
+    extxyz: Path
+    rejected: Path
+    sidecar: Path | None = None
+
+
+def output_paths(output: str | os.PathLike[str], *, update: bool = False) -> OutputPaths:
+    """Derive the other names from the table name.
+
+    Args:
+        output: ``table.csv`` or ``table.parquet``.
+        update: Also name the ``--update`` sidecar.
+
+    Returns:
+        ``table.csv``, ``table.extxyz``, ``table.rejected.csv`` (and ``table.ingest.jsonl.gz``).
+    """
+    table = Path(output)
+    return OutputPaths(
+        table,
+        table.with_suffix(".extxyz"),
+        table.with_name(f"{table.stem}.rejected.csv"),
+        sidecar_path(table) if update else None,
+    )
+
+
+def check_outputs(
+    output: str | os.PathLike[str], *, force: bool = False, update: bool = False
+) -> OutputPaths:
+    """Check all outputs can be written, before any parsing (``update`` may replace them).
+
+    Raises:
+        OutputError: One exists (without ``force`` or ``update``) or the folder is not writable.
+    """
+    paths = output_paths(output, update=update)
+    for p in (paths.table, paths.extxyz, paths.rejected, paths.sidecar):
+        if p is not None:
+            check_writable(p, force=force or update)
+    return paths
+
+
+@dataclass
+class IngestResult:
+    """Everything one ingest produced, kept in a temporary store until :meth:`close`.
+
+    Attributes:
+        store: The records (outputs are streamed from it).
+        energy_kind: ``"sigma0"`` or ``"free"``.
+        include_unconverged: Whether unconverged runs are rows.
+        stats: Runs found, reused, read; tree problems; where they were read.
+        sidecar_header: What the ``--update`` sidecar records the results depend on.
+        warnings: One-line warnings for the user (e.g. mixed compositions).
+    """
+
+    store: ResultStore
+    energy_kind: str
+    include_unconverged: bool
+    stats: ReadStats
+    sidecar_header: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    @cached_property
+    def _counts(self) -> tuple[int, Counter, Counter]:
+        return self.store.counts(self.include_unconverged)
+
+    @property
+    def n_rows(self) -> int:
+        """Accepted rows."""
+        return self._counts[0]
+
+    @property
+    def rejected_by_category(self) -> Counter:
+        """Rejection category → count."""
+        return self._counts[1]
+
+    @property
+    def n_rejected(self) -> int:
+        """Rejected runs (and tree problems)."""
+        return sum(self._counts[1].values())
+
+    @property
+    def compositions(self) -> Counter:
+        """Reduced formula → accepted rows."""
+        return self._counts[2]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Accepted rows, sorted by run."""
+        return [row for row, _ in self.store.rows(self.include_unconverged)]
+
+    @property
+    def frames(self) -> list[Any]:
+        """ASE ``Atoms`` of the accepted rows, same order (as read back from the extxyz)."""
+        import io
+
+        import ase.io
+
+        text = "".join(xyz for _, xyz in self.store.rows(self.include_unconverged))
+        return ase.io.read(io.StringIO(text), index=":", format="extxyz") if text else []
+
+    @property
+    def rejected(self) -> list[dict[str, str]]:
+        """Rejected ``{run, source, category, reason}``, sorted by run."""
+        return list(self.store.rejected(self.include_unconverged))
+
+    def close(self) -> None:
+        """Remove the temporary store."""
+        self.store.close()
+
+
+def ingest(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    energy_kind: str = "sigma0",
+    include_unconverged: bool = False,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+    scheduler: str = "processes",
+    cross_check: bool = False,
+    reuse: str | os.PathLike[str] | None = None,
+) -> IngestResult:
+    """Walk ``paths``, read every run, split accepted rows from rejected runs.
+
+    Args:
+        paths: Folders (recursive) or single files.
+        energy_kind: ``"sigma0"`` (energy(sigma→0), eV) or ``"free"`` (TOTEN, eV).
+        include_unconverged: Keep unconverged runs (flags in ``converged_*``).
+        workers: Worker processes (``None``: all cores).
+        progress: ``progress(done, found)`` callback.
+        scheduler: ``"processes"``, ``"dask"`` or a Dask scheduler address.
+        cross_check: Read every file with both pymatgen and ASE.
+        reuse: An ``--update`` sidecar; runs whose files are unchanged are taken from it.
+
+    Returns:
+        The :class:`IngestResult` (call :meth:`IngestResult.close` when done).
+
+    Raises:
+        InputError: No paths, a path missing, or an unknown energy kind.
+        SchedulerError: The scheduler cannot be used.
+    """
+    if energy_kind not in ENERGY_KINDS:
+        raise InputError(
+            f"unknown energy kind {energy_kind!r}", hint=f"use one of {', '.join(ENERGY_KINDS)}"
+        )
+    if not paths:
+        raise InputError("no input paths given", hint="give folders of VASP runs")
+    check_scheduler(scheduler)
+    found = discover(paths)
+    head = header(energy_kind, cross_check)
+    store = ResultStore()
+    try:
+        entries = read_sidecar(Path(reuse), head) if reuse is not None else None
+        cached = store.load_cache(entries) if entries is not None else 0
+        settings = ReadSettings(energy_kind, cross_check, scheduler, workers)
+        stats = read_tree(found, store, settings, use_cache=cached > 0, progress=progress)
+    except BaseException:
+        store.close()
+        raise
+    logger.debug(
+        "found %d run folder(s): %d reused, %d read (%s); %d tree problem(s)",
+        stats.found,
+        stats.reused,
+        stats.read,
+        stats.executor,
+        stats.problems,
+    )
+    out = IngestResult(store, energy_kind, include_unconverged, stats, head)
+    comps = out.compositions
+    if len(comps) > 1:
+        listing = ", ".join(f"{f} ({n})" for f, n in sorted(comps.items()))
+        out.warnings.append(
+            f"the table mixes {len(comps)} compositions: {listing}; a model is trained per"
+            " composition, so split the table (or ingest each system's folder) before training"
+        )
+    return out
+
+
+def write_outputs(result: IngestResult, paths: OutputPaths, *, force: bool = False) -> list[Path]:
+    """Write the rejected CSV (and the sidecar), and the table and extxyz when any run was accepted.
+
+    Args:
+        result: From :func:`ingest`.
+        paths: From :func:`check_outputs`.
+        force: Replace existing files.
+
+    Returns:
+        The files written.
+
+    Raises:
+        NothingAcceptedError: No run was accepted (after writing the rejected CSV).
+    """
+    replace = force or paths.sidecar is not None
+    written: list[Path] = []
+    write_csv(
+        paths.rejected,
+        REJECTED_COLUMNS,
+        result.store.rejected(result.include_unconverged),
+        force=replace,
+    )
+    written.append(paths.rejected)
+    if paths.sidecar is not None:
+        write_sidecar(paths.sidecar, result.sidecar_header, result.store.records())
+        written.append(paths.sidecar)
+    if not result.n_rows:
+        raise NothingAcceptedError(
+            f"no run was accepted ({result.n_rejected} rejected; reasons in {paths.rejected})",
+            hint="see the reasons; --include-unconverged keeps unconverged runs",
+        )
+    _write_table(result, paths.table, force=replace)
+    written.append(paths.table)
+    with atomic_write(paths.extxyz, force=replace) as tmp, open(tmp, "w", encoding="utf-8") as fh:
+        for _, xyz in result.store.rows(result.include_unconverged):
+            fh.write(xyz)
+    written.append(paths.extxyz)
+    return written
+
+
+def _write_table(result: IngestResult, path: Path, *, force: bool) -> None:
+    rows = (row for row, _ in result.store.rows(result.include_unconverged))
+    if path.suffix.lower() == ".parquet":
+        import pandas as pd
+
+        write_table(pd.DataFrame(list(rows), columns=list(ROW_COLUMNS)), path, force=force)
+        return
+    write_csv(path, ROW_COLUMNS, rows, force=force)
+
+
+def _cell(value: Any) -> str:
+    """A value as pandas' ``to_csv`` writes it (floats shortest round-trip, missing empty)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def write_csv(
+    path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]], *, force: bool
+) -> None:
+    """Write ``rows`` as CSV, streamed, byte for byte as pandas' ``to_csv(index=False,
+    lineterminator="\\n")`` writes them (``csv`` quoting, UTF-8), atomically."""
+    rows = iter(rows)
+    with atomic_write(path, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(columns)
+        for chunk in iter(lambda: list(islice(rows, CSV_CHUNK_ROWS)), []):
+            writer.writerows([_cell(row.get(c)) for c in columns] for row in chunk)

@@ -1,0 +1,3 @@
+"""The exact GP head for small tables: the kernel terms (:mod:`.kernel`: a polynomial of the
+strain with its coefficients integrated out, a group-averaged Matérn), their hyperparameters and
+priors (:mod:`.hyperparameters`), and the fitted head (:mod:`.head`)."""

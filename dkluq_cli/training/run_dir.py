@@ -1,0 +1,78 @@
+"""The run directory a training run leaves behind (chemprop-style).
+
+``runs/NAME/``: ``model.pt``, ``config.json`` (every hyperparameter plus the table it read),
+``splits.json`` (row indices), ``history.csv`` (per epoch: loss, val RMSE, val NLL, seconds),
+``metrics.json`` (train/val/test, calibrated and raw, uncertainty-toolbox names, with units),
+and the plots ``parity.png``, ``calibration.png``, ``history.png``, ``inducing.png``. An
+interrupted run also holds ``checkpoint.pt`` and ``INTERRUPTED.txt`` (:mod:`dkluq_cli.training.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dkluq_cli.data.output import atomic_write
+from dkluq_cli.uq.metrics import metric_units, regression_metrics
+
+
+def default_run_dir(table: str | os.PathLike[str], root: str = "runs") -> Path:
+    """``runs/<table stem>-<UTC time>`` for a table path."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{Path(table).stem}-{stamp}"
+
+
+def evaluate(
+    surrogate: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    splits: dict[str, list[int]],
+    n_atoms: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Metrics per split, calibrated and raw, in target units (plus meV/atom when known).
+
+    Args:
+        surrogate: The trained model.
+        x: All inputs (feature units).
+        y: All targets (target units).
+        splits: Row indices per split name.
+        n_atoms: Atoms per row, to report per-atom errors for a total-energy target.
+
+    Returns:
+        ``{"train": {...}, "val": {...}, "test": {...}, "<split>_raw": {...}, "units": {...}}``.
+    """
+
+    out: dict[str, Any] = {}
+    for name, idx in splits.items():
+        if len(idx) < 2:
+            continue
+        mean, std = surrogate.predict(x[idx], calibrated=False)
+        raw = regression_metrics(y[idx], mean, std)
+        cal = regression_metrics(y[idx], mean, std * surrogate.sigma_scale)
+        if n_atoms is not None and surrogate.target_unit == "eV":
+            err = (mean - y[idx]) / n_atoms[idx] * 1000.0
+            for block in (raw, cal):
+                block["rmse_meV_per_atom"] = float(np.sqrt(np.mean(err**2)))
+                block["mae_meV_per_atom"] = float(np.mean(np.abs(err)))
+        out[name] = cal
+        out[f"{name}_raw"] = raw
+    units = metric_units(surrogate.target_unit)
+    units.update(rmse_meV_per_atom="meV/atom", mae_meV_per_atom="meV/atom")
+    out["units"] = units
+    out["sigma_scale"] = surrogate.sigma_scale
+    return out
+
+
+def write_history(path: Path, history: list[dict[str, float]]) -> Path:
+    """``history.csv``: one row per epoch."""
+    import pandas as pd
+
+    cols = ["epoch", "loss", "val_rmse", "val_nll", "seconds", "lr"]
+    df = pd.DataFrame(history, columns=cols)
+    with atomic_write(path, force=True) as tmp:
+        df.to_csv(tmp, index=False, lineterminator="\n")
+    return path
