@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import dkluq_cli.ingest.pipeline as core
-from dkluq_cli.ingest.pipeline import ingest, output_paths, write_outputs
 from dkluq_cli.ingest import dispatch, executors
+from dkluq_cli.ingest.pipeline import ingest, output_paths, write_outputs
 from tests.conftest import SAMPLE, plain
 
 SAMPLE_RUNS = SAMPLE / "vasp_runs"
