@@ -114,7 +114,7 @@ def test_reference_from_sidecar(tmp_path, caplog):
     assert ref.formula == "SrTiO3" and ref.source == "table.extxyz"
     assert ref.lattice == pytest.approx([3.95] * 3 + [90] * 3)
     assert ref.species == ("Sr", "Ti", "O", "O", "O")
-    assert reference_from_sidecar(table, "given").formula == "given"
+    assert reference_from_sidecar(table, "BaTiO3") is None  # no crystal of that composition
     table.with_suffix(".extxyz").write_text("garbage\n")
     with caplog.at_level(logging.WARNING, logger="dkluq_cli"):
         assert reference_from_sidecar(table, None) is None

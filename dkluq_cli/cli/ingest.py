@@ -123,6 +123,7 @@ def ingest_cmd(
             f"wrote {out_paths.table}: {result.n_rows} accepted, {result.n_rejected} rejected"
             f" ({out_paths.extxyz}, {out_paths.rejected})"
         )
+        _reference_line(console, result, out_paths)
     finally:
         result.close()
 
@@ -167,6 +168,23 @@ class _Bar:
     def stop(self) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+def _reference_line(console, result, out_paths) -> None:
+    """Which reference crystal ``train`` will use, and where it was written."""
+    from rich.markup import escape
+
+    parent = result.parent
+    if parent is None:
+        console.print(
+            "reference crystal: none written (the accepted runs mix compositions); dkluq train "
+            "rebuilds each composition's parent crystal from the .extxyz, or takes --reference"
+        )
+        return
+    console.print(
+        f"reference crystal: {escape(parent.describe())} → {escape(str(out_paths.reference))}"
+        " (dkluq train uses it; --reference POSCAR overrides)"
+    )
 
 
 def _summary(console, result, update: bool) -> None:  # rich Console, IngestResult

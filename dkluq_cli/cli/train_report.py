@@ -62,6 +62,17 @@ def _regime_line(m, tr) -> str:
     )
 
 
+def _crystal_line(crystal) -> str:
+    """Which reference crystal the model uses, or how to give one."""
+    if not crystal:
+        return (
+            "reference crystal: none (no --reference and no ingest sidecar beside the table), "
+            "so no symmetry; give one with --reference POSCAR"
+        )
+    group = f", point group {crystal['point_group']}" if crystal.get("point_group") else ""
+    return f"reference crystal: {crystal['formula'] or '?'} from {crystal['source']}{group}"
+
+
 def summary(job) -> None:
     """The metrics table and one line on what ran, on stderr."""
     from rich.table import Table
@@ -88,6 +99,7 @@ def summary(job) -> None:
     console.print(
         f"rmse/mae in {unit}; σ scale {m['sigma_scale']:.3f}; " + _regime_line(m, m["training"])
     )
+    console.print(_crystal_line(m["regime"].get("crystal")))
     if job.result.interrupted:
         console.print(
             f"[yellow]interrupted: best state saved; resume with dkluq train --resume {job.run_dir}[/]"

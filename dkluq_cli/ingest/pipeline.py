@@ -22,6 +22,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from dkluq_cli.crystal.parent import ParentCrystal, parent_crystal
+from dkluq_cli.crystal.structure_io import reference_file, write_reference
 from dkluq_cli.data.output import atomic_write, check_writable
 from dkluq_cli.data.table import write_table
 from dkluq_cli.errors import DkluqError, InputError
@@ -45,12 +47,14 @@ class NothingAcceptedError(DkluqError):
 
 @dataclass
 class OutputPaths:
-    """The files ingest writes (``sidecar`` only with ``--update``)."""
+    """The files ingest writes (``sidecar`` only with ``--update``; ``reference`` when the
+    accepted runs share one composition)."""
 
     table: Path
     extxyz: Path
     rejected: Path
     sidecar: Path | None = None
+    reference: Path | None = None
 
 
 def output_paths(output: str | os.PathLike[str], *, update: bool = False) -> OutputPaths:
@@ -69,6 +73,7 @@ def output_paths(output: str | os.PathLike[str], *, update: bool = False) -> Out
         table.with_suffix(".extxyz"),
         table.with_name(f"{table.stem}.rejected.csv"),
         sidecar_path(table) if update else None,
+        reference_file(table),
     )
 
 
@@ -81,7 +86,7 @@ def check_outputs(
         OutputError: One exists (without ``force`` or ``update``) or the folder is not writable.
     """
     paths = output_paths(output, update=update)
-    for p in (paths.table, paths.extxyz, paths.rejected, paths.sidecar):
+    for p in (paths.table, paths.extxyz, paths.rejected, paths.sidecar, paths.reference):
         if p is not None:
             check_writable(p, force=force or update)
     return paths
@@ -145,6 +150,19 @@ class IngestResult:
 
         text = "".join(xyz for _, xyz in self.store.rows(self.include_unconverged))
         return ase.io.read(io.StringIO(text), index=":", format="extxyz") if text else []
+
+    @cached_property
+    def parent(self) -> ParentCrystal | None:
+        """The parent crystal of the accepted runs when they share one composition
+        (:func:`dkluq_cli.crystal.parent.parent_crystal`), else None."""
+        if len(self.compositions) != 1:
+            return None
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        frames = self.frames
+        energies = [float(a.info.get("energy_eV", "nan")) for a in frames]
+        structures = [AseAtomsAdaptor.get_structure(a) for a in frames]
+        return parent_crystal(structures, "the ingested runs", energies)
 
     @property
     def rejected(self) -> list[dict[str, str]]:
@@ -260,6 +278,9 @@ def write_outputs(result: IngestResult, paths: OutputPaths, *, force: bool = Fal
         for _, xyz in result.store.rows(result.include_unconverged):
             fh.write(xyz)
     written.append(paths.extxyz)
+    parent = result.parent
+    if parent is not None and paths.reference is not None:
+        written.append(write_reference(parent, paths.reference))
     return written
 
 

@@ -134,6 +134,7 @@ def train(
     calibrate_and_record_domain(sur, x, y, splits)
     sur.record = TrainingRecord(best_epoch=fit.best_epoch, inducing_init=fit.init_info)
     regime = {"head": "svgp", "n_train": len(splits.train), "reason": reason}
+    regime["crystal"] = _crystal_info(crystal, None)
     return TrainResult(
         surrogate=sur,
         history=fit.history,
@@ -179,6 +180,7 @@ def _train_exact(
     cfg = replace(cfg, trend=info["degree"])
     record_domain(sur, x, fitted)
     info.update(n_train=len(fitted.train), reason=reason)
+    info["crystal"] = _crystal_info(crystal, info.get("symmetry"))
     return TrainResult(
         surrogate=sur,
         history=[],
@@ -195,6 +197,17 @@ def _train_exact(
         regime=info,
         loo=loo,
     )
+
+
+def _crystal_info(
+    crystal: Crystal | None, symmetry: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The reference crystal for metrics.json: formula, where it came from, and the point group
+    the model used (the exact head's), else the one recorded with the crystal."""
+    if crystal is None:
+        return None
+    group = symmetry["point_group"] if symmetry else crystal.point_group
+    return {"formula": crystal.formula, "source": crystal.source, "point_group": group}
 
 
 def _reason(cfg: TrainConfig, splits: Splits) -> str:
