@@ -42,14 +42,14 @@ from _common import (
 SIZES = (10, 25, 50, 100, 200, 500, 1000, 2000, 5000)
 #: Largest N the plain exact GP is run at (Adam on the full marginal likelihood: 300 O(N³) steps).
 GP_MAX_ROWS = 2000
-Z95 = 1.959963984540054
+Z_95 = 1.959963984540054
 
 
 def _score(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, float]:
     err = mean - y
     return {
         "rmse_meV_atom": float(np.sqrt(np.mean(err**2)) / N_ATOMS * 1000.0),
-        "coverage_95": float(np.mean(np.abs(err) <= Z95 * std)),
+        "coverage_95": float(np.mean(np.abs(err) <= Z_95 * std)),
     }
 
 

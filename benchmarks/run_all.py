@@ -38,8 +38,8 @@ HERE = Path(__file__).resolve().parent
 ANALYSIS_OPEN = "<!-- analysis -->"
 ANALYSIS_CLOSE = "<!-- /analysis -->"
 ANALYSIS_PLACEHOLDER = (
-    "_To be written by the lead after the full run: where dkluq wins and where it loses, "
-    "with the numbers above._"
+    "_Where dkluq wins and where it loses, with the numbers above: written by hand after the "
+    "full run._"
 )
 #: Fragments in this order first; any other ``*.md`` fragment follows alphabetically.
 ORDER = ["train", "fig1", "fig3", "methods", "scaling", "ingest", "scan", "active_learning"]

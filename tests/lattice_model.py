@@ -1,9 +1,9 @@
 """The sample-data model shared by the train/predict, scan, suggest and eos tests.
 
 Trained once per test run on the whole committed sample table (no sidecar, so the model stores no
-reference crystal) with the library defaults: the model ``make demo`` trains. The issue checks that
-need "a model trained on the sample data" (σ on the OOD set ≥ 3× in range, σ growth at the scan
-edges, the EOS minimum and a0 interval) are asserted on this model. Under pytest-xdist the workers
+reference crystal) with the library defaults: the model ``make demo`` trains. The checks that need
+"a model trained on the sample data" (σ on the OOD set ≥ 3× in range, σ growth at the scan edges,
+the EOS minimum and a0 interval) are asserted on this model. Under pytest-xdist the workers
 share one copy: the first to need it trains it under a file lock, the others wait for it.
 """
 

@@ -1,4 +1,4 @@
-"""Issue 9: every broken input the cluster leaves behind, walked through the real CLI.
+"""Every broken input a cluster leaves behind, walked through the real CLI.
 
 Each :class:`Case` names its input, the exit code, a regex the single ``error:`` line must match
 (it names the file and the cause) and, for ``ingest``, a regex the rejection reason must match.
@@ -36,10 +36,6 @@ GOOD_RUN = SAMPLE / "vasp_runs" / "strain scan (batch 2)" / "run_02"
 TRAIN_OPTS = [*TINY_CLI, "--no-plots"]
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
-# Cases whose fix belongs to a file another developer owns right now (model/io.py: lead).
-# They are strict xfails: once fixed they XPASS and fail, so the id is removed from this set.
-LEAD_PENDING: set[str] = set()
-
 
 @dataclass
 class Ctx:
@@ -62,7 +58,6 @@ class Case:
     rejected: str | None = None  # ingest: regex the rejected.csv reason must match
     allowed: tuple[str, ...] = ()  # files the command may leave in ctx.out
     setup: Callable[[Ctx], None] | None = None
-    needs: str | None = None  # a subcommand that may not exist yet
     marks: list = field(default_factory=list)
 
 
@@ -557,34 +552,30 @@ CASES: list[Case] = [
         r"^$",
         code=0,
         rejected=r"(OUTCAR|vasprun\.xml)",
-        allowed=("table.csv", "table.extxyz", "table.rejected.csv"),
+        allowed=("table.csv", "table.extxyz", "table.rejected.csv", "table.reference.vasp"),
     ),
     # ---- scan / suggest / eos (skipped while the subcommand is missing or a stub)
-    Case("scan-model-truncated", _analysis("scan", "truncated"), r"truncated", needs="scan"),
+    Case("scan-model-truncated", _analysis("scan", "truncated"), r"truncated"),
     Case(
         "scan-reference-binary-poscar",
         _analysis("scan", None, reference="POSCAR_noise"),
         r"POSCAR_noise",
-        needs="scan",
     ),
     Case(
         "suggest-model-pickle-code",
         _analysis("suggest", "evil"),
         r"could run code",
-        needs="suggest",
     ),
     Case(
         "suggest-reference-count-mismatch",
         _analysis("suggest", None, reference="POSCAR_counts_mismatch"),
         r"POSCAR_counts_mismatch",
-        needs="suggest",
     ),
-    Case("eos-model-other-version", _analysis("eos", "v999"), r"format version 999", needs="eos"),
+    Case("eos-model-other-version", _analysis("eos", "v999"), r"format version 999"),
     Case(
         "eos-output-under-a-file",
         lambda c: ["eos", c.model, "-o", _under_file(c, "eos_out")],
         r"a_file/eos_out",
-        needs="eos",
     ),
 ]
 
@@ -649,21 +640,6 @@ def _report_count(request):
     yield
 
 
-def _available(cmd: str) -> str | None:
-    """Why ``cmd`` cannot be tested now (None if it can)."""
-    try:
-        from dkluq_cli.cli.app import app
-    except Exception as exc:  # noqa: BLE001 - another developer's module mid-edit
-        return f"the CLI does not import: {exc!r}"
-    for info in app.registered_commands:
-        if info.name == cmd:
-            doc = (info.callback.__doc__ or "").lower()
-            if "not implemented" in doc:
-                return f"`dkluq {cmd}` is still a stub"
-            return None
-    return f"`dkluq {cmd}` is not registered yet"
-
-
 def _lines(text: str) -> list[str]:
     return [ln.strip() for ln in _ANSI.sub("", text).splitlines() if ln.strip()]
 
@@ -675,27 +651,8 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(
-            c,
-            id=c.id,
-            marks=[
-                *c.marks,
-                *(
-                    [pytest.mark.xfail(strict=True, reason="fix pending in model/io.py (lead)")]
-                    if c.id in LEAD_PENDING
-                    else []
-                ),
-            ],
-        )
-        for c in CASES
-    ],
-)
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
 def test_bad_input(case: Case, invoke, tiny_model, bad_models, tmp_path, monkeypatch):
-    if case.needs and (why := _available(case.needs)):
-        pytest.skip(why)
     model, table = tiny_model
     out = tmp_path / "out"
     out.mkdir()

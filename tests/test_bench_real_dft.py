@@ -1,4 +1,4 @@
-"""The real-DFT benchmark (issue 18) runs in ``--quick`` mode, and skips without the shared data."""
+"""The real-DFT benchmark runs in ``--quick`` mode, and skips without the shared data."""
 
 from __future__ import annotations
 

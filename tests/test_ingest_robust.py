@@ -1,4 +1,4 @@
-"""Issue 9: broken inputs become rejected rows with a reason, never a crash."""
+"""Broken inputs become rejected rows with a reason, never a crash."""
 
 from __future__ import annotations
 

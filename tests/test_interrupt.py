@@ -1,4 +1,4 @@
-"""Issue 9: a real SIGTERM mid-training saves the best state, exits cleanly, and resumes."""
+"""A real SIGTERM mid-training saves the best state, exits cleanly, and resumes."""
 
 from __future__ import annotations
 

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dkluq_cli.analysis.predict import Z95, load_inputs, output_columns, predict_frame, summarise
+from dkluq_cli.analysis.predict import load_inputs, output_columns, predict_frame, summarise
 from dkluq_cli.errors import InputError, ModelInputMismatchError
+from dkluq_cli.uq.metrics import Z_95
 from tests.conftest import REPO, SAMPLE
 from tests.stub_model import LATTICE, POSCAR_TEXT, StubSurrogate
 
@@ -65,7 +66,7 @@ def test_predict_frame_columns_and_domain():
     ]
     mean, std = sur.predict(np.array(rows, dtype=float))
     np.testing.assert_allclose(out[cols["mean"]], mean)
-    np.testing.assert_allclose(out[cols["hi95"]] - out[cols["lo95"]], 2 * Z95 * std)
+    np.testing.assert_allclose(out[cols["hi95"]] - out[cols["lo95"]], 2 * Z_95 * std)
     # row 1 is outside the training range of a; row 2 inside but σ = 0.02 ≤ std_q99
     assert out["in_domain"].tolist() == [True, False, True] and out["in_domain"].dtype == bool
     assert list(out["run"]) == ["r0", "r1", "r2"]  # other columns pass through

@@ -94,14 +94,14 @@ def test_learning_rate_warms_up_linearly(tiny_config):
 
 
 def test_warmup_avoids_the_dead_start_on_the_sinusoid():
-    """Fig. 1 data, m = 10: without warm-up Adam's first step moved every feature ~20
-    lengthscales away from the inducing points and the model never left the constant mean."""
+    """Fig. 1 data, m = 10: without warm-up Adam's first step can move every feature many
+    lengthscales away from the inducing points, and the model never leaves the constant mean."""
     df = pd.read_csv(SAMPLE / "sinusoid.csv")
     x, y = df[["x"]].to_numpy(float), df["y"].to_numpy(float)
     sp = make_splits(len(x), 0.1, 0.1, 0)
-    # the paper's constant-mean model, one learning rate for network and GP (the setting the dead
-    # start was found in; with the default gp_lr = 0.1 the 80 steps here are too few either way,
-    # 200 epochs reach RMSE 0.10 against noise 0.1, and bench_fig1 covers the defaults)
+    # the paper's constant-mean model with one learning rate for network and GP, where the dead
+    # start shows; with the default gp_lr the 80 steps here are too few for either setting to
+    # learn, and bench_fig1 covers the defaults
     common = {"features": ["x"], "target": "y", "inducing": 10, "epochs": 40, "trend": 0}
     common["head"] = "svgp"
     common.update(gp_lr=0.01, device="cpu")

@@ -1,4 +1,4 @@
-"""Issue 9: property tests of the table reader: a DataFrame/array or a DkluqError, nothing else.
+"""Property tests of the table reader: a DataFrame/array or a DkluqError, nothing else.
 
 ``DKLUQ_FUZZ_SECONDS=120`` scales the example counts up for a long fuzz run (see the README).
 """

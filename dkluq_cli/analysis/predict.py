@@ -26,10 +26,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from dkluq_cli.model.surrogate import Surrogate
+from dkluq_cli.uq.metrics import Z_95
 
 logger = logging.getLogger(__name__)
-
-Z95 = 1.959963984540054
 
 
 def output_columns(target: str) -> dict[str, str]:
@@ -161,8 +160,8 @@ def predict_frame(
     out = df.copy()
     out[cols["mean"]] = mean
     out[cols["std"]] = std
-    out[cols["lo95"]] = mean - Z95 * std
-    out[cols["hi95"]] = mean + Z95 * std
+    out[cols["lo95"]] = mean - Z_95 * std
+    out[cols["hi95"]] = mean + Z_95 * std
     out["in_domain"] = in_domain_flags(surrogate, x, std)
     if surrogate.target in df.columns:
         import pandas as pd

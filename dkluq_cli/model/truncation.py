@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from dkluq_cli.model.trend import PolynomialTrend, trend_terms
+from dkluq_cli.uq.metrics import Z_95
 
 #: Fraction of each parameter's training range held out per face in the simulated extrapolation.
 SLAB = 0.25
@@ -39,7 +40,6 @@ SLAB = 0.25
 RAMP = 0.01
 #: Target coverage of the 95 % interval on the held-out slabs.
 COVERAGE = 0.95
-Z95 = 1.959963984540054
 
 
 def beyond_box(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -216,7 +216,7 @@ def _coef(design: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _covered(held: np.ndarray, sigma_in: float, kappa: float) -> np.ndarray:
     d, err, gap = held.T
     band = kappa * np.minimum(1.0, d / RAMP) * gap
-    return err <= Z95 * np.sqrt(sigma_in**2 + band**2)
+    return err <= Z_95 * np.sqrt(sigma_in**2 + band**2)
 
 
 def _solve_kappa(held: np.ndarray, sigma_in: float) -> float:

@@ -24,7 +24,7 @@ from dkluq_cli.errors import TableError
 Z_68 = 1.0
 #: z such that a centred interval mean ± z·σ holds 95 % of a Gaussian (Φ⁻¹(0.975), written out
 #: so that importing this module, as every training epoch's validation does, does not import
-#: scipy.stats: about 0.9 s of the ``train()`` call on the 2-core box).
+#: scipy.stats, which is slow to import).
 Z_95 = 1.959963984540054
 
 #: The keys :func:`regression_metrics` returns, in the order it returns them.

@@ -9,7 +9,7 @@ cannot separate during training, so we
 
 1. choose m_f from the data with the rule of Schwämmle & Jensen (2010, *Bioinformatics* 26,
    2841), fitted on high-dimensional data: ``m_f = 1 + (1418/N + 22.05) D^-2 + (12.33/N + 0.243)
-   D^(-0.0406 ln N - 0.1134)`` for N points in D dimensions (≈ 1.04 for N = 1000, D = 128);
+   D^(-0.0406 ln N - 0.1134)`` for N points in D dimensions;
 2. guard the result: when the partition coefficient is within 1.5× of the uniform 1/c or the
    centres' spread is below 10 % of the cloud's, fall back to k-means and say so;
 3. record m_f, the partition coefficient and the centre spread (returned as ``info``).
