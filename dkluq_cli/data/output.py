@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -171,19 +172,21 @@ def prepare_output_dir(path: str | os.PathLike[str], *, force: bool = False) -> 
     return out
 
 
+def plain(obj: Any, *, nan_as_none: bool = False) -> Any:
+    """Nested dicts, lists and tuples with numpy or torch arrays and scalars → plain Python
+    (dict keys as strings, tuples as lists, arrays as nested lists); non-finite floats → None
+    when ``nan_as_none`` (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): plain(v, nan_as_none=nan_as_none) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [plain(v, nan_as_none=nan_as_none) for v in obj]
+    if hasattr(obj, "tolist") and not isinstance(obj, str | bytes):
+        return plain(obj.tolist(), nan_as_none=nan_as_none)
+    if nan_as_none and isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_json(path: Path, data: Any, *, force: bool = True) -> Path:
     """Write JSON atomically (NaN written as null; numpy scalars as numbers)."""
-    import numpy as np  # here, not at the top: the CLI reads its defaults through this layer
-
-    def clean(obj: Any) -> Any:
-        if isinstance(obj, dict):
-            return {str(k): clean(v) for k, v in obj.items()}
-        if isinstance(obj, list | tuple):
-            return [clean(v) for v in obj]
-        if isinstance(obj, np.generic):
-            obj = obj.item()
-        if isinstance(obj, float) and not np.isfinite(obj):
-            return None
-        return obj
-
-    return write_text(path, json.dumps(clean(data), indent=2) + "\n", force=force)
+    return write_text(path, json.dumps(plain(data, nan_as_none=True), indent=2) + "\n", force=force)

@@ -29,7 +29,7 @@ import torch
 from dkluq_cli import __version__
 from dkluq_cli.crystal.crystal import Crystal
 from dkluq_cli.crystal.strain import StrainCoordinates
-from dkluq_cli.data.output import atomic_write
+from dkluq_cli.data.output import atomic_write, plain
 from dkluq_cli.errors import ModelFileError
 from dkluq_cli.model.exact.head import ExactHead
 from dkluq_cli.model.inputs import InputMap
@@ -69,19 +69,6 @@ REQUIRED_KEYS = (
 )
 
 
-def _plain(obj: Any) -> Any:
-    """Convert numpy scalars/arrays and tuples into plain Python for weights_only loading."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
 def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
     """The model-file dict of a surrogate (all tensors moved to CPU)."""
     import datetime
@@ -94,7 +81,7 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "torch_version": str(torch.__version__),
         "gpytorch_version": gpytorch.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "config": _plain(surrogate.config),
+        "config": plain(surrogate.config),
         "features": list(surrogate.features),
         "feature_units": list(surrogate.feature_units),
         "target": surrogate.target,
@@ -111,7 +98,7 @@ def model_to_dict(surrogate: Surrogate) -> dict[str, Any]:
         "sigma_scale": float(surrogate.sigma_scale),
         "domain": surrogate.domain.to_dict() if surrogate.domain is not None else None,
         "reference": surrogate.crystal.to_dict() if surrogate.crystal is not None else None,
-        "record": _plain(surrogate.record.to_dict()),
+        "record": plain(surrogate.record.to_dict()),
     }
 
 
