@@ -160,9 +160,9 @@ def run(args: argparse.Namespace) -> int:
 
 def plot(df, path: Path) -> Path:
     """Test RMSE (meV/atom, log scale) and mean σ (eV) against DFT calls, one line per strategy."""
-    from dkluq_cli.plots.train import _new_figure, _save
+    from dkluq_cli.plots.figure import new_figure, save
 
-    fig, (ax1, ax2) = _new_figure(10.0, 4.2, ncols=2)
+    fig, (ax1, ax2) = new_figure(10.0, 4.2, ncols=2)
     for s, g in df.groupby("strategy", sort=False):
         ax1.plot(g["n_calls"], g["test_rmse_meV_per_atom"], "o-", ms=3, label=s)
         ax2.plot(g["n_calls"], g["test_mean_std_eV"], "o-", ms=3, label=s)
@@ -174,7 +174,7 @@ def plot(df, path: Path) -> Path:
     ax2.set_ylabel("mean predictive σ on the test set (eV)")
     ax1.legend(fontsize=8)
     ax2.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def report(df, summary: dict) -> str:

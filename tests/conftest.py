@@ -97,6 +97,18 @@ def lattice_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_run(tmp_path_factory) -> Path:
+    """Run folder of ``dkluq ingest`` + ``dkluq train`` (defaults) on a 7-run Si EOS tree
+    (tests/small_tables.py)."""
+    from tests.small_tables import small_run_dir
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by the workers of this run
+    return small_run_dir(base)
+
+
+@pytest.fixture(scope="session")
 def shared_vasp() -> Path:
     if not SHARED_VASP.is_dir():
         pytest.skip(

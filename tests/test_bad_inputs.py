@@ -247,7 +247,7 @@ CASES: list[Case] = [
     Case(
         "train-renamed-target",
         _train("renamed_columns.csv", "--features", "a,b,c"),
-        r"renamed_columns\.csv: missing column\(s\) energy_eV",
+        r"renamed_columns\.csv has no column 'energy_eV' to train on \(--target\)",
     ),
     Case(
         "train-nan",
@@ -346,8 +346,8 @@ CASES: list[Case] = [
     Case(
         "train-output-readonly-chmod",
         lambda c: ["train", c.table, *TRAIN_OPTS, "-o", c.out / "run"],
-        r"output folder .*/run is not writable",
-        setup=lambda c: _deny_access(c, c.out / "run", os.W_OK),
+        r"output folder .* is not writable",
+        setup=lambda c: _deny_access(c, c.out, os.W_OK),
     ),
     Case(
         "train-nonempty-run-dir",

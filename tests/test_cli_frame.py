@@ -48,7 +48,8 @@ def test_verbose_and_quiet_conflict(invoke):
     result = invoke("-v", "-q", "ingest", "--help")
     # --help is eager; a real invocation must refuse the pair
     result = invoke("-v", "-q", "ingest", "x")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
+    assert plain(result.stderr).startswith("error:") and "-v and -q" in plain(result.stderr)
 
 
 def test_unexpected_error_exits_2_without_stack(invoke, monkeypatch, tmp_path):

@@ -16,9 +16,9 @@ from dkluq_cli.crystal.structure_io import (
     is_poscar_name,
     read_poscar,
     read_structure,
-    reference_from_sidecar,
     write_poscar,
 )
+from dkluq_cli.crystal.table_reference import reference_from_sidecar
 from dkluq_cli.errors import InputError, TableError
 from tests.conftest import REPO
 from tests.stub_model import POSCAR_TEXT

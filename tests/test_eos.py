@@ -99,7 +99,7 @@ def test_other_eos_and_reference(invoke, model_dir, tmp_path):
             "60",
             "--points",
             "25",
-            "--no-plot",
+            "--no-plots",
             "--json",
             "-o",
             tmp_path / eos,
@@ -117,7 +117,7 @@ def test_other_eos_and_reference(invoke, model_dir, tmp_path):
 
 def test_bad_options_are_one_line(invoke, model_dir, tmp_path):
     r = invoke("eos", model_dir, "--eos", "polynomial", "-o", tmp_path / "x")
-    assert r.exit_code == 1 and "equation of state" in plain(r.stderr)
+    assert r.exit_code == 1 and "'polynomial' is not one of" in plain(r.stderr)
     r = invoke("eos", model_dir, "--lattice-range", "1.06", "0.94", "-o", tmp_path / "y")
     assert r.exit_code == 1 and "lattice-range" in plain(r.stderr)
     # a line that misses the minimum: no fit has its minimum on the line

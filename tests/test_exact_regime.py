@@ -135,7 +135,7 @@ def test_suggest_conditions_exactly_on_an_exact_head_model(invoke, tmp_path):
     poscar.write_text(POSCAR_TEXT)
     out = tmp_path / "next"
     r = invoke("suggest", tmp_path / "run", "--n", "4", "--reference", poscar, "--pool", "256",
-               "--no-plot", "-o", out)  # fmt: skip
+               "--no-plots", "-o", out)  # fmt: skip
     assert r.exit_code == 0, r.output
     cands = pd.read_csv(out / "candidates.csv")
     assert len(cands) == 4 and (out / "cand_001" / "POSCAR").exists()

@@ -36,9 +36,10 @@ def test_sigterm_saves_best_state_and_resume_finishes(invoke, tmp_path):
         text=True,
     )
     try:
-        # the run folder is made after the signal handlers are installed
+        # the run folder is staged (.run.train-*) after the signal handlers are installed
         deadline = time.monotonic() + 60
-        while not run.is_dir() and proc.poll() is None and time.monotonic() < deadline:
+        while not list(tmp_path.glob(".run.train-*")) and proc.poll() is None:
+            assert time.monotonic() < deadline
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.5)  # into model building or the first epochs

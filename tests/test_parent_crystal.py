@@ -12,7 +12,8 @@ from pymatgen.core import Lattice, Structure
 
 from dkluq_cli.crystal.parent import parent_crystal
 from dkluq_cli.crystal.point_group import PointGroup, cubic_perovskite
-from dkluq_cli.crystal.structure_io import read_poscar, reference_file, reference_from_sidecar
+from dkluq_cli.crystal.structure_io import read_poscar
+from dkluq_cli.crystal.table_reference import reference_file, reference_from_sidecar
 from tests.conftest import SAMPLE
 
 

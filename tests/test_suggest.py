@@ -50,7 +50,7 @@ def reference(tmp_path) -> Path:
 
 
 def _run(invoke, model_path, out, *args):
-    r = invoke("suggest", model_path, "-o", out, "--no-plot", "--pool", "1024", *args)
+    r = invoke("suggest", model_path, "-o", out, "--no-plots", "--pool", "1024", *args)
     assert r.exit_code == 0, r.output
     return r, pd.read_csv(out / "candidates.csv")
 

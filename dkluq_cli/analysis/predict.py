@@ -1,7 +1,10 @@
 """Predictions with uncertainty for new structures (the core of ``dkluq predict``).
 
-Inputs are a table (CSV/Parquet) holding the model's feature columns, a single POSCAR/CONTCAR,
-or a VASP run tree (ingested on the fly). Output columns, for a target ``energy_eV``:
+Inputs (:func:`load_inputs`) are a table (CSV/Parquet) holding the model's feature columns, a
+VASP run tree or output file (ingested on the fly, so the energies it holds are compared), or
+structures: any file ASE or pymatgen reads (POSCAR/CONTCAR, CIF, ingest's extxyz ...), a folder
+of them, or in memory (pymatgen ``Structure``, ASE ``Atoms``), each row named in a
+``structure`` column. Output columns, for a target ``energy_eV``:
 ``energy_mean_eV``, ``energy_std_eV`` (calibrated σ), ``energy_lo95_eV``, ``energy_hi95_eV``,
 ``in_domain``; and, when the input carries the target, ``energy_error_eV`` (mean − true) and
 ``energy_z`` (error / σ).
@@ -10,15 +13,23 @@ or a VASP run tree (ingested on the fly). Output columns, for a target ``energy_
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dkluq_cli.analysis.lattice_model import feature_ranges, in_domain_flags
-from dkluq_cli.crystal.structure_io import is_poscar_name, read_structure
+from dkluq_cli.crystal.structure_io import (
+    NamedStructure,
+    as_structure,
+    is_structure_name,
+    read_structures,
+    structure_files,
+    structure_names,
+)
 from dkluq_cli.data.table import numeric_block, read_table, require_columns
-from dkluq_cli.errors import InputError, ModelInputMismatchError
+from dkluq_cli.errors import DkluqError, InputError, ModelInputMismatchError
 from dkluq_cli.ingest.pipeline import ingest
 from dkluq_cli.uq.metrics import regression_metrics
 
@@ -48,36 +59,64 @@ def output_columns(target: str) -> dict[str, str]:
     }
 
 
-def poscar_row(path: Path) -> pd.DataFrame:
-    """One-row table (lattice parameters, volume, formula, n_atoms) from a POSCAR/CONTCAR.
+#: Suffixes read as tables; any other file is read as structures.
+TABLE_SUFFIXES = (".csv", ".parquet", ".tsv")
+#: Name prefixes of VASP output files: a file or folder holding them is ingested.
+VASP_OUTPUTS = ("vasprun.xml", "OUTCAR", "OSZICAR")
+
+
+def structure_frame(structures: list[NamedStructure]) -> pd.DataFrame:
+    """One row per structure: ``structure`` (its name), the lattice parameters, volume, formula,
+    n_atoms, and the scalar information its file gave (an extxyz frame's energy ...)."""
+    import pandas as pd
+
+    rows = []
+    for item in structures:
+        lat, st = item.structure.lattice, item.structure
+        row = {"structure": item.name, **{k: v for k, v in item.info.items() if k != "structure"}}
+        row.update(
+            a=lat.a,
+            b=lat.b,
+            c=lat.c,
+            alpha=lat.alpha,
+            beta=lat.beta,
+            gamma=lat.gamma,
+            volume=lat.volume,
+            formula=st.composition.reduced_formula,
+            n_atoms=len(st),
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def frame_of(inputs: Any) -> tuple[pd.DataFrame, str]:
+    """Whatever ``predict`` was given, as a table and a name for messages.
+
+    Args:
+        inputs: A DataFrame, a path (table, structure file, folder, VASP tree), or a pymatgen
+            ``Structure`` / ASE ``Atoms`` or a list of them.
 
     Raises:
-        InputError: Not a readable POSCAR (:func:`dkluq_cli.crystal.structure_io.read_structure`).
+        InputError: Missing, unreadable, or not a table nor structures.
     """
     import pandas as pd
 
-    structure = read_structure(path)
-    lat = structure.lattice
-    return pd.DataFrame(
-        [
-            {
-                "source": str(path),
-                "a": lat.a,
-                "b": lat.b,
-                "c": lat.c,
-                "alpha": lat.alpha,
-                "beta": lat.beta,
-                "gamma": lat.gamma,
-                "volume": lat.volume,
-                "formula": structure.composition.reduced_formula,
-                "n_atoms": len(structure),
-            }
-        ]
-    )
+    if isinstance(inputs, pd.DataFrame):
+        return inputs, "DataFrame"
+    if isinstance(inputs, str | Path):
+        return load_inputs(Path(inputs)), str(inputs)
+    items = list(inputs) if isinstance(inputs, list | tuple) else [inputs]
+    named = [
+        NamedStructure(name, as_structure(obj))
+        for name, obj in zip(structure_names(items), items, strict=True)
+    ]
+    if not named:
+        raise InputError("no structures given")
+    return structure_frame(named), "structures"
 
 
 def load_inputs(path: Path) -> pd.DataFrame:
-    """Read whatever ``dkluq predict`` was given into a table.
+    """Read a file or folder given to ``dkluq predict`` into a table.
 
     Raises:
         InputError: Missing or unreadable input.
@@ -85,12 +124,40 @@ def load_inputs(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise InputError(f"input {path} does not exist", hint="check the path")
     if path.is_dir():
-        return _ingest_tree(path)
+        if _holds_vasp_outputs(path) or not structure_files(path):
+            return _ingest_tree(path)
+        return structure_frame(read_structures(path))
     if not path.is_file():  # a FIFO or device would block or stream forever
         raise InputError(f"input {path} is not a regular file")
-    if is_poscar_name(path):
-        return poscar_row(path)
-    return read_table(path)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return read_table(path)
+    if path.name.startswith(VASP_OUTPUTS):
+        return _ingest_tree(path)
+    try:
+        return structure_frame(read_structures(path))
+    except InputError:
+        if is_structure_name(path):
+            raise
+        table = _table_or_none(path)  # a table under another suffix (data.txt)
+        if table is None:
+            raise
+        return table
+
+
+def _holds_vasp_outputs(folder: Path) -> bool:
+    """Whether a VASP output file (:data:`VASP_OUTPUTS`) lies under ``folder``."""
+    return any(
+        any(n.startswith(VASP_OUTPUTS) for n in names) for _root, _dirs, names in os.walk(folder)
+    )
+
+
+def _table_or_none(path: Path) -> pd.DataFrame | None:
+    """``path`` read as a table with at least two columns, else None."""
+    try:
+        table = read_table(path)
+    except DkluqError:
+        return None
+    return table if table.shape[1] >= 2 else None
 
 
 def _ingest_tree(path: Path) -> pd.DataFrame:
@@ -194,4 +261,11 @@ def summarise(out: pd.DataFrame, target: str) -> dict[str, Any]:
     return summary
 
 
-__all__ = ["load_inputs", "output_columns", "poscar_row", "predict_frame", "summarise"]
+__all__ = [
+    "frame_of",
+    "load_inputs",
+    "output_columns",
+    "predict_frame",
+    "structure_frame",
+    "summarise",
+]

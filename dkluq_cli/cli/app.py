@@ -12,10 +12,11 @@ import typer
 
 from dkluq_cli import __version__
 from dkluq_cli.cli import eos, ingest, predict, scan, suggest, train
-from dkluq_cli.cli.common import state
+from dkluq_cli.cli.common import DkluqCommand, DkluqGroup, state
 
 app = typer.Typer(
     name="dkluq",
+    cls=DkluqGroup,
     help=(
         "Learn DFT total energy over lattice parameters (a, b, c, α, β, γ) with deep kernel "
         "learning, and say with every prediction how far to trust it."
@@ -59,12 +60,12 @@ def main_callback(
     state.traceback = show_traceback
 
 
-app.command("ingest")(ingest.ingest_cmd)
-app.command("train")(train.train_cmd)
-app.command("predict")(predict.predict_cmd)
-app.command("scan")(scan.scan_cmd)
-app.command("suggest")(suggest.suggest_cmd)
-app.command("eos")(eos.eos_cmd)
+app.command("ingest", cls=DkluqCommand)(ingest.ingest_cmd)
+app.command("train", cls=DkluqCommand)(train.train_cmd)
+app.command("predict", cls=DkluqCommand)(predict.predict_cmd)
+app.command("scan", cls=DkluqCommand)(scan.scan_cmd)
+app.command("suggest", cls=DkluqCommand)(suggest.suggest_cmd)
+app.command("eos", cls=DkluqCommand)(eos.eos_cmd)
 
 
 def main() -> None:

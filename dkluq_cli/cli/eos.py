@@ -8,97 +8,82 @@ from typing import Annotated, Optional
 
 import typer
 
-from dkluq_cli.cli.common import Device, command, echo_result, err_console
+from dkluq_cli.cli.common import (
+    Device,
+    EosName,
+    EosRange,
+    Force,
+    ModelPath,
+    Plots,
+    Reference,
+    command,
+    default_output,
+    echo_result,
+    err_console,
+    output_folder,
+)
 
 
 @command
 def eos_cmd(
-    model: Annotated[
-        Path,
-        typer.Argument(help="model.pt from `dkluq train` (or its run folder).", readable=False),
-    ],
-    lattice_range: Annotated[
-        tuple[float, float],
-        typer.Option(help="Scale factors of a, b, c along the isotropic line.", metavar="LO HI"),
-    ] = (0.94, 1.06),
-    eos: Annotated[
-        str,
-        typer.Option(
-            "--eos",
-            help="Equation of state (fitted by pymatgen).",
-            metavar="birch-murnaghan|vinet|murnaghan",
-        ),
-    ] = "birch-murnaghan",
+    model: ModelPath,
+    lattice_range: EosRange = (0.94, 1.06),
+    eos: EosName = "birch-murnaghan",
     points: Annotated[int, typer.Option(min=7, help="Points along the line.")] = 41,
     samples: Annotated[
         int, typer.Option(min=10, help="Joint posterior samples, each fitted with the EOS.")
     ] = 400,
-    reference: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="POSCAR whose lattice is the centre of the line; default: the model's reference "
-            "crystal, else the centre of the training domain (midpoint of each training range).",
-            readable=False,
-        ),
-    ] = None,
-    output: Annotated[
-        Path,
-        typer.Option(
-            "-o", "--output", help="Output folder (eos.json, CSVs, eos.png).", readable=False
-        ),
-    ] = Path("eos_out"),
+    reference: Reference = None,
+    output: Annotated[Optional[Path], output_folder("eos")] = None,
     json_out: Annotated[
-        bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")
+        bool,
+        typer.Option("--json", help="Print the result as one JSON object on stdout."),
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the posterior samples.")] = 0,
-    device: Annotated[Device, typer.Option(help="Compute device.")] = Device.auto,
-    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write eos.png.")] = True,
-    force: Annotated[
-        bool, typer.Option("--force", help="Write into an existing non-empty folder.")
-    ] = False,
+    device: Device = "auto",
+    plots: Plots = True,
+    force: Force = False,
 ) -> None:
-    """Fit an EOS to posterior samples along the isotropic line: a0, V0, B0, E0 with σ and 95 % CI."""
-    from dkluq_cli.analysis.centre import choose_centre
-    from dkluq_cli.analysis.eos import (
-        QUANTITIES,
-        UNITS,
-        eos_analysis,
-        eos_curves,
-        pymatgen_eos_name,
-        write_eos,
-    )
-    from dkluq_cli.analysis.grids import check_lattice_range
-    from dkluq_cli.analysis.lattice_model import load_lattice_model
-    from dkluq_cli.data.output import prepare_output_dir
+    """Fit an EOS to posterior samples along the isotropic line: a0, V0, B0, E0 with σ and 95 % CI.
 
-    pymatgen_eos_name(eos)
-    check_lattice_range(lattice_range)
-    surrogate = load_lattice_model(model, device.value, "eos")
-    ref = choose_centre(surrogate, reference, match_composition=True, command="eos")
-    out = prepare_output_dir(output, force=force)
-    res = eos_analysis(
-        surrogate,
-        ref.params,
-        lattice_range=lattice_range,
-        points=points,
-        n_samples=samples,
-        eos=eos,
-        seed=seed,
-        n_atoms=ref.n_atoms,
-        reference_source=ref.source,
-    )
-    files = write_eos(res, out)
-    stats = res.stats()
-    if plot:
-        from dkluq_cli.plots.eos import eos_plot
+    Writes eos.json, eos_line.csv, eos_samples.csv and eos.png into eos/ next to the model
+    (replaced on every rerun) or -o DIR.
+    """
+    from dkluq_cli.analysis.eos import QUANTITIES, UNITS, eos_curves, write_eos
+    from dkluq_cli.analysis.trained_model import load_model
+    from dkluq_cli.cli.progress import Steps
+    from dkluq_cli.data.output import command_output
 
-        curves = eos_curves(res)
-        band = res.sample_band()
-        files.append(eos_plot(res.volumes, res.mean, band, curves, stats, res.eos, out / "eos.png"))
+    trained = load_model(model, device)
+    out_dir = output if output is not None else default_output(model, "eos")
+    claim = command_output(out_dir, "eos", force=force, owned=output is None)
+    with claim as out, Steps("eos") as steps:
+        steps(f"{samples} joint posterior samples along the line, an EOS fitted to each")
+        res = trained.eos(
+            reference=reference,
+            lattice_range=lattice_range,
+            points=points,
+            samples=samples,
+            eos=eos,
+            seed=seed,
+        )
+        files = write_eos(res, out.staging)
+        stats = res.stats()
+        if plots:
+            from dkluq_cli.plots.eos import eos_plot
+
+            steps("drawing eos.png")
+            curves = eos_curves(res)
+            band = res.sample_band()
+            files.append(
+                eos_plot(
+                    res.volumes, res.mean, band, curves, stats, res.eos, out.staging / "eos.png"
+                )
+            )
     console = err_console()
     console.print(
         f"{res.eos} fitted to {len(res.fits)} of {samples} joint posterior samples along "
-        f"{res.scales[0]:g}–{res.scales[-1]:g} × {ref.source}"
+        f"{res.scales[0]:g}–{res.scales[-1]:g} × {res.reference_source}"
         + (f" ({res.n_failed} failed or had no minimum on the line)" if res.n_failed else "")
     )
     for q in QUANTITIES:
@@ -111,4 +96,4 @@ def eos_cmd(
         echo_result(json.dumps(stats))
     else:
         for f in files:
-            echo_result(str(f))
+            echo_result(str(out.final(f)))

@@ -55,7 +55,8 @@ def ingest_cmd(
             "--workers",
             "-j",
             min=1,
-            help="Parallel worker processes (also the workers of --scheduler dask) [default: all cores].",
+            help="Parallel worker processes (also the workers of --scheduler dask).",
+            show_default="all cores",
         ),
     ] = None,
     update: Annotated[

@@ -7,39 +7,45 @@ from typing import Annotated
 
 import typer
 
-from dkluq_cli.cli.common import Device, command, echo_result, err_console
+from dkluq_cli.cli.common import (
+    BatchSize,
+    Device,
+    ModelPath,
+    command,
+    echo_result,
+    err_console,
+)
 
 
 @command
 def predict_cmd(
-    model: Annotated[
-        Path,
-        typer.Argument(help="model.pt from `dkluq train` (or its run folder).", readable=False),
-    ],
+    model: ModelPath,
     inputs: Annotated[
         Path,
         typer.Argument(
-            help="Table (CSV/Parquet), a POSCAR/CONTCAR, or a VASP run tree.", readable=False
+            help="A table (CSV/Parquet); a structure file ASE or pymatgen reads (POSCAR, CIF, "
+            "extxyz, ...) or a folder of them; or a VASP run tree.",
+            readable=False,
         ),
     ],
     output: Annotated[
         Path, typer.Option("-o", "--output", help="Predictions CSV (or .parquet).")
     ] = Path("predictions.csv"),
-    device: Annotated[Device, typer.Option(help="Compute device.")] = Device.auto,
-    batch_size: Annotated[int, typer.Option(min=1, help="Rows per forward pass.")] = 8192,
+    device: Device = "auto",
+    batch_size: BatchSize = 8192,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
 ) -> None:
-    """Predict the target with a calibrated σ, 95 % bounds and an in-domain flag for each row."""
-    from dkluq_cli.analysis.predict import load_inputs, output_columns, predict_frame, summarise
+    """Predict the target with a calibrated σ, 95 % bounds and an in-domain flag for each row;
+    structures are named in a structure column."""
+    from dkluq_cli.analysis.predict import output_columns, summarise
+    from dkluq_cli.analysis.trained_model import load_model
     from dkluq_cli.data.output import check_writable
     from dkluq_cli.data.table import write_table
-    from dkluq_cli.model.device import resolve_device
-    from dkluq_cli.model.io import load_model
 
     check_writable(output, force=force)
-    surrogate = load_model(model, resolve_device(device.value))
-    df = load_inputs(inputs)
-    out = predict_frame(surrogate, df, source=str(inputs), batch_size=batch_size)
+    trained = load_model(model, device)
+    surrogate = trained.surrogate
+    out = trained.predict(inputs, batch_size=batch_size)
     write_table(out, output, force=force)
     s = summarise(out, surrogate.target)
     cols = output_columns(surrogate.target)

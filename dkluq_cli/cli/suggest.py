@@ -7,125 +7,101 @@ from typing import Annotated, Optional
 
 import typer
 
-from dkluq_cli.cli.common import Device, command, echo_result, err_console
+from dkluq_cli.cli.common import (
+    BoxRange,
+    Device,
+    Force,
+    ModelPath,
+    Plots,
+    Reference,
+    Strategy,
+    command,
+    default_output,
+    echo_result,
+    err_console,
+    output_folder,
+)
 
 
 @command
 def suggest_cmd(
-    model: Annotated[
-        Path,
-        typer.Argument(help="model.pt from `dkluq train` (or its run folder).", readable=False),
-    ],
+    model: ModelPath,
     n: Annotated[
         int, typer.Option("--n", "-n", min=1, help="Number of structures to propose.")
     ] = 20,
-    lattice_range: Annotated[
-        tuple[float, float],
-        typer.Option(
-            help="Box: every lattice parameter in [LO, HI] × the reference value.",
-            metavar="LO HI",
-        ),
-    ] = (0.9, 1.1),
-    strategy: Annotated[
-        str,
-        typer.Option(
-            help="batch: greedy max. variance conditioned on earlier picks (high σ and diverse); "
-            "max-std: the N largest σ; random: uniform in the box.",
-            metavar="batch|max-std|random",
-        ),
-    ] = "batch",
-    output: Annotated[
-        Path,
-        typer.Option(
-            "-o",
-            "--output",
-            help="Output folder (one sub-folder per candidate).",
-            readable=False,
-        ),
-    ] = Path("next_runs"),
-    reference: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="POSCAR whose species and fractional coordinates go into the new POSCARs (and "
-            "whose lattice centres the box); default: the model's reference crystal.",
-            readable=False,
-        ),
-    ] = None,
+    lattice_range: BoxRange = (0.9, 1.1),
+    strategy: Strategy = "batch",
+    output: Annotated[Optional[Path], output_folder("suggest")] = None,
+    reference: Reference = None,
     pool: Annotated[int, typer.Option(min=16, help="Sobol candidate pool size.")] = 4096,
     fix_angles: Annotated[
         bool, typer.Option("--fix-angles", help="Keep α, β, γ at the reference.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the pool / random points.")] = 0,
-    device: Annotated[Device, typer.Option(help="Compute device.")] = Device.auto,
-    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write suggest.png.")] = True,
-    force: Annotated[
-        bool, typer.Option("--force", help="Write into an existing non-empty folder.")
-    ] = False,
+    device: Device = "auto",
+    plots: Plots = True,
+    force: Force = False,
 ) -> None:
-    """Propose the next N structures for DFT: POSCAR folders plus candidates.csv."""
-    from dkluq_cli.analysis.centre import choose_centre, require_atoms
-    from dkluq_cli.analysis.grids import check_lattice_range
-    from dkluq_cli.analysis.lattice_model import load_lattice_model
-    from dkluq_cli.analysis.suggest import STRATEGIES, suggest, summary, write_suggestion
-    from dkluq_cli.data.output import prepare_output_dir
-    from dkluq_cli.errors import DkluqError
+    """Propose the next N structures for DFT: POSCAR folders plus candidates.csv.
 
-    if strategy not in STRATEGIES:
-        raise DkluqError(
-            f"unknown --strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
-        )
-    check_lattice_range(lattice_range)
-    surrogate = load_lattice_model(model, device.value, "suggest")
+    Writes into suggest/ next to the model (replaced on every rerun, stale candidate folders
+    included) or -o DIR.
+    """
+    from dkluq_cli.analysis.centre import choose_centre, require_atoms
+    from dkluq_cli.analysis.lattice_model import load_lattice_model
+    from dkluq_cli.analysis.suggest import suggest, summary, write_suggestion
+    from dkluq_cli.cli.progress import Steps
+    from dkluq_cli.data.output import command_output
+
+    surrogate = load_lattice_model(model, device, "suggest")
     ref = choose_centre(surrogate, reference, match_composition=True, command="suggest")
     crystal = require_atoms(ref)
-    out = prepare_output_dir(output, force=force)
+    out_dir = output if output is not None else default_output(model, "suggest")
     console = err_console()
     console.print(
         f"box: {lattice_range[0]:g}–{lattice_range[1]:g} × {ref.source} "
         f"({', '.join(f'{v:.4g}' for v in ref.params)})"
     )
-    sug = suggest(
-        surrogate,
-        ref.params,
-        n,
-        lattice_range=lattice_range,
-        strategy=strategy,
-        pool_size=pool,
-        fix_angles=fix_angles,
-        seed=seed,
-        progress=lambda msg: console.print(f"[dim]{msg}[/]"),
-    )
-    files = write_suggestion(sug, crystal, out, target=surrogate.target, unit=surrogate.target_unit)
-    stale = sorted(
-        p.name
-        for p in out.glob("cand_*")
-        if p.is_dir() and p.name not in {f.parent.name for f in files[1:]}
-    )
+    claim = command_output(out_dir, "suggest", force=force, owned=output is None)
+    with claim as out, Steps("suggest") as steps:
+        sug = suggest(
+            surrogate,
+            ref.params,
+            n,
+            lattice_range=lattice_range,
+            strategy=strategy,
+            pool_size=pool,
+            fix_angles=fix_angles,
+            seed=seed,
+            progress=steps,
+        )
+        steps("writing the POSCARs")
+        files = write_suggestion(
+            sug, crystal, out.staging, target=surrogate.target, unit=surrogate.target_unit
+        )
+        if plots:
+            from dkluq_cli.plots.suggest import suggest_plot
+
+            files.append(
+                suggest_plot(
+                    sug.volume,
+                    sug.std,
+                    sug.std_given_previous,
+                    sug.pool_volume,
+                    sug.pool_std,
+                    sug.strategy,
+                    out.staging / "suggest.png",
+                    unit=surrogate.target_unit,
+                )
+            )
     s = summary(sug)
     unit = surrogate.target_unit
     console.print(
-        f"{s['n']} candidates ({strategy}) → {out}: σ mean {s['mean_std']:.4g} {unit}, max "
+        f"{s['n']} candidates ({strategy}) → {out_dir}: σ mean {s['mean_std']:.4g} {unit}, max "
         f"{s['max_std']:.4g} {unit}; σ given the higher-ranked picks mean "
         f"{s['mean_std_given_previous']:.4g} {unit}; min. pairwise distance "
         f"{s['min_pairwise_distance']:.3f} (box units)"
     )
-    if stale:
-        console.print(
-            f"[yellow]{len(stale)} older candidate folder(s) from a previous run remain in {out} "
-            f"({stale[0]} …): remove them before running DFT on the whole folder[/]"
-        )
-    echo_result(str(files[0]))
-    if plot:
-        from dkluq_cli.plots.suggest import suggest_plot
-
-        figure = suggest_plot(
-            sug.volume,
-            sug.std,
-            sug.std_given_previous,
-            sug.pool_volume,
-            sug.pool_std,
-            sug.strategy,
-            out / "suggest.png",
-            unit=unit,
-        )
-        echo_result(str(figure))
+    echo_result(str(out.final(files[0])))
+    if plots:
+        echo_result(str(out.final(files[-1])))

@@ -1,50 +1,37 @@
-"""``dkluq train``: fit the SN-ResNet + SVGP surrogate and write a run directory."""
+"""``dkluq train``: fit the surrogate (exact GP or SN-ResNet + SVGP) and write a run folder."""
 
 from __future__ import annotations
 
 import signal
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from dkluq_cli.cli.common import Device, command, echo_result, err_console, show_progress
-from dkluq_cli.training.config import EXACT_MAX_ROWS, MAX_TREND, TrainConfig
+from dkluq_cli.cli.common import (
+    Device,
+    Force,
+    Plots,
+    Seed,
+    command,
+    echo_result,
+    err_console,
+    one_of,
+    owned_choices,
+)
+from dkluq_cli.training.config import EXACT_MAX_ROWS, HEADS, MAX_TREND, SYMMETRIES, TrainConfig
 
 _D = TrainConfig()
 """The defaults: the CLI shows and uses exactly the library's."""
 
+SVGP = "SVGP head only (tables above 2000 training rows, or --head svgp)"
+"""The help panel of the options only the SVGP head uses."""
+EXACT = "Exact head only (up to 2000 training rows)"
+"""The help panel of the options only the exact head uses."""
 
-class Kernel(str, Enum):
-    matern12 = "matern12"
-    matern32 = "matern32"
-    matern52 = "matern52"
-    rbf = "rbf"
-
-
-class Head(str, Enum):
-    auto = "auto"
-    exact = "exact"
-    svgp = "svgp"
-
-
-class Symmetry(str, Enum):
-    auto = "auto"
-    off = "off"
-
-
-class Init(str, Enum):
-    fcm = "fcm"
-    kmeans = "kmeans"
-    random = "random"
-
-
-class Activation(str, Enum):
-    relu = "relu"
-    elu = "elu"
-    silu = "silu"
-    tanh = "tanh"
+Kernel = one_of(owned_choices("dkluq_cli.model.svgp.gp", "KERNELS"))
+Init = one_of(owned_choices("dkluq_cli.model.svgp.inducing", "INIT_METHODS"))
+Activation = one_of(owned_choices("dkluq_cli.model.svgp.resnet", "ACTIVATIONS"))
 
 
 class _StopFlag:
@@ -95,7 +82,10 @@ def train_cmd(
         ),
     ] = None,
     inducing: Annotated[
-        int, typer.Option("--inducing", "-m", min=1, help="Number of inducing points m.")
+        int,
+        typer.Option(
+            "--inducing", "-m", min=1, help="Number of inducing points m.", rich_help_panel=SVGP
+        ),
     ] = _D.inducing,
     features: Annotated[str, typer.Option(help="Comma-separated input columns.")] = ",".join(
         _D.features
@@ -104,44 +94,56 @@ def train_cmd(
         str, typer.Option(help="Target column (energy_eV, energy_per_atom_eV, ...).")
     ] = _D.target,
     init: Annotated[
-        Init, typer.Option(help="Initial inducing points: fuzzy c-means, k-means or random.")
-    ] = Init.fcm,
+        Init,
+        typer.Option(
+            help="Initial inducing points: fuzzy c-means, k-means or random.", rich_help_panel=SVGP
+        ),
+    ] = _D.init,
     fuzzifier: Annotated[
         str,
         typer.Option(
             help="FCM fuzzifier m_f, or 'auto' (Schwämmle–Jensen rule).",
             callback=_check_fuzzifier,
+            rich_help_panel=SVGP,
         ),
     ] = "auto",
     init_subset: Annotated[
-        int, typer.Option(min=2, help="Rows clustered for the initial inducing points.")
+        int,
+        typer.Option(
+            min=2, help="Rows clustered for the initial inducing points.", rich_help_panel=SVGP
+        ),
     ] = _D.init_subset,
     head: Annotated[
-        Head,
+        one_of(HEADS),
         typer.Option(
             help=f"GP head: exact (exact GP on the strain), svgp (SN-ResNet + sparse "
             f"variational GP), or auto (exact up to {EXACT_MAX_ROWS} training rows).",
         ),
-    ] = Head(_D.head),
+    ] = _D.head,
     symmetry: Annotated[
-        Symmetry,
+        one_of(SYMMETRIES),
         typer.Option(
-            help="Exact head: use the reference crystal's point group (auto: when the crystal "
-            "is known from the ingest sidecar or --reference) or not (off)."
+            help="Use the reference crystal's point group (auto: when the crystal is known "
+            "from the ingest sidecar or --reference) or not (off).",
+            rich_help_panel=EXACT,
         ),
-    ] = Symmetry(_D.symmetry),
+    ] = _D.symmetry,
     reference: Annotated[
         Optional[Path],
         typer.Option(
-            help="POSCAR of the reference crystal (its lattice centres the strain; its point "
-            "group makes symmetric cells predict alike); default the ingest sidecar's.",
+            help="Structure file (POSCAR, CIF, ...) of the reference crystal (its lattice centres "
+            "the strain; its point group makes symmetric cells predict alike); default the "
+            "ingest sidecar's.",
             readable=False,
         ),
     ] = None,
     restarts: Annotated[
-        int, typer.Option(min=0, help="Exact head: L-BFGS restarts per polynomial degree.")
+        int,
+        typer.Option(min=0, help="L-BFGS restarts per polynomial degree.", rich_help_panel=EXACT),
     ] = _D.restarts,
-    kernel: Annotated[Kernel, typer.Option(help="GP base kernel.")] = Kernel(_D.kernel),
+    kernel: Annotated[
+        Kernel, typer.Option(help="GP base kernel.", rich_help_panel=SVGP)
+    ] = _D.kernel,
     trend: Annotated[
         str,
         typer.Option(
@@ -151,20 +153,40 @@ def train_cmd(
             callback=_check_trend,
         ),
     ] = str(_D.trend),
-    width: Annotated[int, typer.Option(min=1, help="Feature width W.")] = _D.width,
-    depth: Annotated[int, typer.Option(min=0, help="Residual blocks D.")] = _D.depth,
+    width: Annotated[
+        int,
+        typer.Option(min=1, help="Feature width W of the residual network.", rich_help_panel=SVGP),
+    ] = _D.width,
+    depth: Annotated[
+        int, typer.Option(min=0, help="Residual blocks D.", rich_help_panel=SVGP)
+    ] = _D.depth,
     dropout: Annotated[
-        float, typer.Option(min=0.0, max=0.9, help="Dropout in residual blocks.")
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.9,
+            help="Dropout probability inside each residual block (0 = none).",
+            rich_help_panel=SVGP,
+        ),
     ] = _D.dropout,
     activation: Annotated[
-        Activation, typer.Option(help="Activation of the residual blocks.")
-    ] = Activation(_D.activation),
+        Activation,
+        typer.Option(help="Activation function of the residual blocks.", rich_help_panel=SVGP),
+    ] = _D.activation,
     spectral_norm: Annotated[
         bool,
-        typer.Option("--spectral-norm/--no-spectral-norm", help="Soft spectral normalisation."),
+        typer.Option(
+            "--spectral-norm/--no-spectral-norm",
+            help="Soft spectral normalisation of every linear layer.",
+            rich_help_panel=SVGP,
+        ),
     ] = True,
-    sn_coeff: Annotated[float, typer.Option(min=0.01, help="Spectral-norm bound c.")] = _D.sn_coeff,
-    epochs: Annotated[int, typer.Option(min=1, help="Maximum epochs.")] = _D.epochs,
+    sn_coeff: Annotated[
+        float, typer.Option(min=0.01, help="Spectral-norm bound c.", rich_help_panel=SVGP)
+    ] = _D.sn_coeff,
+    epochs: Annotated[
+        int, typer.Option(min=1, help="Maximum epochs.", rich_help_panel=SVGP)
+    ] = _D.epochs,
     batch_size: Annotated[
         Optional[int],
         typer.Option(
@@ -172,28 +194,44 @@ def train_cmd(
             help="Minibatch size (default auto: 256, halved on small tables to keep ≥ 8 steps "
             "per epoch, not below 32).",
             show_default=False,
+            rich_help_panel=SVGP,
         ),
     ] = _D.batch_size,
     lr: Annotated[
-        float, typer.Option(min=0.0, help="Adam learning rate of the network (cosine-decayed).")
+        float,
+        typer.Option(
+            min=0.0,
+            help="Adam learning rate of the network (cosine-decayed).",
+            rich_help_panel=SVGP,
+        ),
     ] = _D.lr,
     gp_lr: Annotated[
         float,
         typer.Option(
-            min=0.0, help="Adam learning rate of the GP head and likelihood (cosine-decayed)."
+            min=0.0,
+            help="Adam learning rate of the GP head and likelihood (cosine-decayed).",
+            rich_help_panel=SVGP,
         ),
     ] = _D.gp_lr if _D.gp_lr is not None else _D.lr,
     warmup: Annotated[
         float,
         typer.Option(
-            min=0.0, max=1.0, help="Fraction of the steps with a linear learning-rate warm-up."
+            min=0.0,
+            max=1.0,
+            help="Fraction of the steps with a linear learning-rate warm-up.",
+            rich_help_panel=SVGP,
         ),
     ] = _D.warmup,
     ngd: Annotated[
-        bool, typer.Option("--ngd/--no-ngd", help="Natural-gradient steps for q(u).")
+        bool,
+        typer.Option(
+            "--ngd/--no-ngd",
+            help="Natural-gradient steps for q(u).",
+            rich_help_panel=SVGP,
+        ),
     ] = _D.ngd,
     patience: Annotated[
-        int, typer.Option(min=1, help="Early-stopping patience (epochs).")
+        int, typer.Option(min=1, help="Early-stopping patience (epochs).", rich_help_panel=SVGP)
     ] = _D.patience,
     min_epochs: Annotated[
         Optional[int],
@@ -201,39 +239,51 @@ def train_cmd(
             min=0,
             help="No early stop before this epoch (default: half of --epochs).",
             show_default=False,
+            rich_help_panel=SVGP,
         ),
     ] = _D.min_epochs,
-    val_fraction: Annotated[float, typer.Option(help="Validation fraction.")] = _D.val_fraction,
+    val_fraction: Annotated[
+        float,
+        typer.Option(
+            help="Validation fraction (the exact head fits it too: leave-one-out calibrates)."
+        ),
+    ] = _D.val_fraction,
     test_fraction: Annotated[float, typer.Option(help="Test fraction.")] = _D.test_fraction,
     split_file: Annotated[
         Optional[Path], typer.Option(help="JSON with train/val/test row indices.", readable=False)
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for python, numpy and torch.")] = _D.seed,
-    device: Annotated[Device, typer.Option(help="Compute device.")] = Device.auto,
+    seed: Seed = _D.seed,
+    device: Device = _D.device,
     double: Annotated[bool, typer.Option("--double", help="Train in float64.")] = False,
     threads: Annotated[
         int, typer.Option(min=0, help="torch threads (0 = torch default).")
     ] = _D.threads or 0,
     max_seconds: Annotated[
-        Optional[float], typer.Option(help="Stop training after this many seconds.")
+        Optional[float],
+        typer.Option(help="Stop training after this many seconds.", rich_help_panel=SVGP),
     ] = None,
     output: Annotated[
         Optional[Path],
-        typer.Option("-o", "--output", help="Run directory (default runs/<table>-<time>)."),
+        typer.Option("-o", "--output", help="Run folder (default runs/<table>-<time>)."),
     ] = None,
     resume: Annotated[
         Optional[Path],
-        typer.Option(help="Continue an interrupted run in this folder.", readable=False),
+        typer.Option(
+            help="Continue an interrupted run in this folder.", readable=False, rich_help_panel=SVGP
+        ),
     ] = None,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Draw the figures.")] = True,
-    force: Annotated[
-        bool, typer.Option("--force", help="Write into a non-empty run directory.")
-    ] = False,
+    plots: Plots = True,
+    force: Force = False,
     stop_after_epoch: Annotated[
         Optional[int], typer.Option(hidden=True, help="Simulate an interruption (tests).")
     ] = None,
 ) -> None:
-    """Train the deep-kernel GP on a lattice-energy table; writes model.pt, metrics and plots."""
+    """Train a surrogate of the target over the lattice parameters; writes a run folder with
+    model.pt, metrics and figures.
+
+    Tables of up to 2000 training rows get the exact GP on the strain (from 5 rows), larger ones
+    the SN-ResNet + SVGP of the paper; --head forces one. A run that fails leaves no folder.
+    """
     from dkluq_cli.errors import InputError
     from dkluq_cli.training.run_dir import default_run_dir
 
@@ -243,82 +293,71 @@ def train_cmd(
         raise InputError("no table given", hint="dkluq train TABLE.csv, or --resume RUN_DIR")
     if table is not None and resume is None and not table.exists():
         raise InputError(f"input table {table} does not exist", hint="check the path")
-    feature_list = [f.strip() for f in features.split(",") if f.strip()]
-    cfg = TrainConfig(
-        features=feature_list,
-        target=target,
-        inducing=inducing,
-        init=init.value,
-        fuzzifier=fuzz,
-        init_subset=init_subset,
-        head=head.value,
-        symmetry=symmetry.value,
-        restarts=restarts,
-        kernel=kernel.value,
-        trend=trend_degree,
-        width=width,
-        depth=depth,
-        dropout=dropout,
-        activation=activation.value,
-        spectral_norm=spectral_norm,
-        sn_coeff=sn_coeff,
-        ngd=ngd,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        gp_lr=gp_lr,
-        warmup=warmup,
-        patience=patience,
-        min_epochs=min_epochs,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
-        seed=seed,
-        device=device.value,
-        double=double,
-        threads=threads or None,
-        max_seconds=max_seconds,
-    )
+    options = {
+        "features": [f.strip() for f in features.split(",") if f.strip()],
+        "target": target,
+        "inducing": inducing,
+        "init": init,
+        "fuzzifier": fuzz,
+        "init_subset": init_subset,
+        "head": head,
+        "symmetry": symmetry,
+        "restarts": restarts,
+        "kernel": kernel,
+        "trend": trend_degree,
+        "width": width,
+        "depth": depth,
+        "dropout": dropout,
+        "activation": activation,
+        "spectral_norm": spectral_norm,
+        "sn_coeff": sn_coeff,
+        "ngd": ngd,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "gp_lr": gp_lr,
+        "warmup": warmup,
+        "patience": patience,
+        "min_epochs": min_epochs,
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "device": device,
+        "double": double,
+        "threads": threads or None,
+        "max_seconds": max_seconds,
+    }
     from dkluq_cli.model.device import resolve_device
 
-    resolve_device(cfg.device)  # fail before reading anything
-    crystal = None
-    if reference is not None:
-        from dkluq_cli.crystal.structure_io import read_poscar
-
-        crystal = read_poscar(reference)
-    run_dir = resume if resume is not None else (output or default_run_dir(table or "table"))
-    job = _run_with_progress(
+    resolve_device(device)  # fail before reading anything
+    run_dir = output or default_run_dir(table or "table")
+    model = _train_with_progress(
         table,
-        cfg,
-        run_dir,
+        options,
         {
+            "output": None if resume is not None else run_dir,
+            "resume": resume,
+            "reference": reference,
             "force": force,
             "split_file": split_file,
-            "resume": resume is not None,
-            "plots": plots,
             "stop_after_epoch": stop_after_epoch,
-            "crystal": crystal,
         },
+        plots=plots,
     )
-    from dkluq_cli.cli.train_report import draw_figures, summary
+    from dkluq_cli.cli.train_report import summary
 
-    job.files.extend(draw_figures(job))
+    job = model.job
     summary(job)
     echo_result(str(job.run_dir / "model.pt"))
     if job.result.interrupted:
         raise typer.Exit(code=130)
 
 
-def _run_with_progress(table, cfg, run_dir, options):
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    from dkluq_cli.training.job import run_training
+def _train_with_progress(table, options, where, *, plots: bool):
+    """:func:`dkluq_cli.analysis.trained_model.train` with Ctrl-C handling and progress drawn."""
+    from dkluq_cli.analysis.trained_model import train
+    from dkluq_cli.cli.progress import Steps
+    from dkluq_cli.cli.train_report import draw_figures
 
     stop = _StopFlag()
     old = {}
@@ -327,37 +366,23 @@ def _run_with_progress(table, cfg, run_dir, options):
             old[sig] = signal.signal(sig, stop.handler)
     except ValueError:  # not in the main thread (e.g. some test runners): no handlers
         old = {}
-    bar = Progress(
-        TextColumn("[bold]train[/]"),
-        BarColumn(),
-        TextColumn("epoch {task.completed}/{task.total}"),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err_console(),
-        disable=not show_progress(),
-        transient=False,
-    )
-    task = bar.add_task("train", total=cfg.epochs, info="")
-
-    def on_epoch(p):
-        if not bar.live.is_started:  # start at the first epoch: input errors come bare
-            bar.start()
-        bar.update(
-            task,
-            completed=p.epoch,
-            info=f"loss {p.loss:.4g}  val RMSE {p.val_rmse:.4g}  val NLL {p.val_nll:.3f}",
-        )
-
+    epochs = options["epochs"]
     try:
-        try:
-            return run_training(
-                table, cfg, Path(run_dir), progress=on_epoch, should_stop=stop, **options
+        with Steps("train") as steps:
+
+            def on_epoch(p):
+                info = f"loss {p.loss:.4g}  val RMSE {p.val_rmse:.4g}  val NLL {p.val_nll:.3f}"
+                steps.count("epochs", p.epoch, epochs, info)
+
+            return train(
+                table,
+                status=steps,
+                progress=on_epoch,
+                should_stop=stop,
+                draw=draw_figures if plots else None,
+                **where,
+                **options,
             )
-        finally:
-            if bar.live.is_started:
-                bar.stop()
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)

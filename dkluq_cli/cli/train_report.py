@@ -4,28 +4,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dkluq_cli.cli.common import err_console
+from dkluq_cli.cli.common import err_console, print_table
 
 
 def draw_figures(job) -> list[Path]:
     """Draw parity, calibration, history and inducing-point figures into the run directory
-    (nothing when the job computed no figure data)."""
+    (nothing when the job computed no figure data; a figure without data is left out and
+    :attr:`TrainFigures.notes` says why)."""
     fig = job.figures
     if fig is None:
         return []
     from dkluq_cli.plots.train import calibration_plot, history_plot, inducing_plot, parity_plot
 
     run = job.run_dir
-    out = [
-        parity_plot(fig.y_true, fig.y_mean, fig.y_std, run / "parity.png", fig.metrics, fig.unit),
-        calibration_plot(fig.calibration, run / "calibration.png"),
-    ]
+    out = []
+    ev = fig.evaluation
+    if ev is not None:
+        title = f"{ev.split} (n = {len(ev.y_true)})"
+        out.append(
+            parity_plot(
+                ev.y_true, ev.y_mean, ev.y_std, run / "parity.png", ev.metrics, fig.unit, title
+            )
+        )
+        out.append(calibration_plot(ev.calibration, run / "calibration.png", title))
     if fig.history:
         import pandas as pd
 
-        out.append(history_plot(pd.DataFrame(fig.history), run / "history.png"))
+        out.append(history_plot(pd.DataFrame(fig.history), run / "history.png", unit=fig.unit))
     if fig.features is not None and fig.inducing is not None:
-        out.append(inducing_plot(fig.features, fig.inducing, run / "inducing.png", color=fig.color))
+        out.append(
+            inducing_plot(
+                fig.features, fig.inducing, run / "inducing.png", color=fig.color, of=fig.n_train
+            )
+        )
     return out
 
 
@@ -34,6 +45,7 @@ def _regime_line(m, tr) -> str:
     regime = m["regime"]
     head = f"head {regime['head']} ({regime['reason']})"
     if regime["head"] == "exact":
+        head += f", fitted on {regime['n_train']} rows (train + validation)"
         sym = regime.get("symmetry")
         sym_text = (
             f"point group {sym['point_group']} ({sym['order']} operations)"
@@ -79,23 +91,31 @@ def summary(job) -> None:
 
     m = job.metrics
     unit = job.result.surrogate.target_unit
-    t = Table(title=f"dkluq train → {job.run_dir}", show_edge=False)
-    t.add_column("split")
+    splits = [s for s in ("train", "val", "loo", "test") if s in m]
+    per_atom = any("rmse_meV_per_atom" in m[s] for s in splits)
+    t = Table(title=f"dkluq train → {job.run_dir or '(no run folder)'}", show_edge=False)
+    t.add_column("split", no_wrap=True, min_width=5)
     for col in ("rmse", "mae", "nll", "coverage_95", "miscal_area"):
-        t.add_column(col, justify="right")
-    if "rmse_meV_per_atom" in m.get("test", m.get("val", {})):
-        t.add_column("rmse meV/atom", justify="right")
-    for split in ("train", "val", "loo", "test"):
-        if split not in m:
-            continue
+        t.add_column(col, justify="right", no_wrap=True)
+    if per_atom:
+        t.add_column("rmse\nmeV/atom", justify="right", no_wrap=True)
+    for split in splits:
         row = [split] + [
             f"{m[split][k]:.4g}" for k in ("rmse", "mae", "nll", "coverage_95", "miscal_area")
         ]
-        if "rmse_meV_per_atom" in m[split]:
-            row.append(f"{m[split]['rmse_meV_per_atom']:.3f}")
+        if per_atom:
+            v = m[split].get("rmse_meV_per_atom")
+            row.append("" if v is None else f"{v:.3f}")
         t.add_row(*row)
+    print_table(t)
     console = err_console()
-    console.print(t)
+    for split in ("val", "test"):
+        n = m["training"].get(f"n_{split}", 0)
+        if 0 < n < 2 and split not in m:
+            console.print(f"{split} split: {n} row, too few for metrics")
+    if job.figures is not None:
+        for note in job.figures.notes:
+            console.print(f"[yellow]{note}[/]")
     console.print(
         f"rmse/mae in {unit}; σ scale {m['sigma_scale']:.3f}; " + _regime_line(m, m["training"])
     )

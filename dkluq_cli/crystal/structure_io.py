@@ -1,26 +1,27 @@
-"""Structure files: the one reader of POSCAR/CONTCAR (and other files pymatgen reads), the
-POSCAR writer, and the reference crystal read from them.
+"""Structure files: the one reader of POSCAR/CONTCAR, CIF, extxyz and every other file ASE or
+pymatgen reads, the POSCAR writer, and the reference crystal read from them.
 
 A :class:`~dkluq_cli.crystal.crystal.Crystal` is what ``--reference POSCAR`` reads
-(:func:`read_poscar`) and what ``dkluq train`` takes from the ingest sidecar ``<table>.extxyz``
-(:func:`reference_from_sidecar`).
+(:func:`read_poscar`); the one ``ingest`` leaves beside a table is
+:mod:`dkluq_cli.crystal.table_reference`'s.
 
 Every POSCAR/CONTCAR is read by :func:`read_structure`: common breakages (empty, binary, not
 UTF-8, atom counts that do not match the coordinates) are named in plain words before pymatgen
-parses the file.
+parses the file. :func:`read_structures` reads every structure of a file (the frames of an
+extxyz, the blocks of a CIF) or of the structure files under a folder, each with a name;
+:func:`as_structure` takes a pymatgen ``Structure`` or an ASE ``Atoms`` as they are.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from dkluq_cli.crystal.crystal import Crystal
-from dkluq_cli.crystal.parent import ParentCrystal, parent_crystal
 from dkluq_cli.data.output import write_text
 from dkluq_cli.errors import InputError, TableError
 
@@ -31,6 +32,27 @@ logger = logging.getLogger(__name__)
 
 #: File-name prefixes of VASP structure files.
 POSCAR_NAMES = ("POSCAR", "CONTCAR")
+#: Suffixes of the files a folder is searched for (besides POSCAR*/CONTCAR*); a file named
+#: directly may be in any format ASE or pymatgen reads.
+STRUCTURE_SUFFIXES = (".cif", ".mcif", ".xyz", ".extxyz", ".vasp", ".poscar", ".traj", ".xsf")
+#: Information of an ASE frame kept as columns (ingest's extxyz: the run, its energy).
+_INFO_TYPES = (str, int, float, bool)
+
+
+@dataclass
+class NamedStructure:
+    """One structure read from a file, with a name that tells it from the others.
+
+    Attributes:
+        name: The file (relative to the folder searched), with ``#k`` for the k-th frame of a
+            file holding several, or the frame's ``run`` (an ingest extxyz).
+        structure: The structure.
+        info: Scalar information the file gave with it (an extxyz frame's ``energy_eV`` ...).
+    """
+
+    name: str
+    structure: Structure
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def is_poscar_name(path: Path) -> bool:
@@ -134,6 +156,132 @@ def _read_other_structure(src: Path) -> Structure | None:
         return None
 
 
+def is_structure_name(path: Path) -> bool:
+    """Whether a file in a folder is read as a structure (POSCAR/CONTCAR by name, or a suffix
+    of :data:`STRUCTURE_SUFFIXES`)."""
+    return is_poscar_name(path) or path.suffix.lower() in STRUCTURE_SUFFIXES
+
+
+def as_structure(obj: Any) -> Structure:
+    """A pymatgen ``Structure`` as it is, or an ASE ``Atoms`` converted.
+
+    Raises:
+        InputError: Neither, or an ``Atoms`` without a full cell (a molecule).
+    """
+    from pymatgen.core import Structure
+
+    if isinstance(obj, Structure):
+        return obj
+    cell = getattr(obj, "cell", None)
+    if cell is None or not hasattr(obj, "get_chemical_symbols"):
+        raise InputError(
+            f"cannot read a {type(obj).__name__} as a crystal structure",
+            hint="give pymatgen Structures, ASE Atoms, a DataFrame or a file path",
+        )
+    if cell.rank != 3:
+        raise InputError(
+            f"an ASE Atoms ({obj.get_chemical_formula()}) has no full cell: not a crystal",
+            hint="set its cell (Atoms.set_cell) and pbc",
+        )
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    return AseAtomsAdaptor.get_structure(obj)
+
+
+def read_structures(path: str | os.PathLike[str]) -> list[NamedStructure]:
+    """Every structure in a file, or in the structure files under a folder (recursively).
+
+    A file may be in any format ASE or pymatgen reads: POSCAR/CONTCAR (:func:`read_structure`),
+    CIF (every block), extxyz (every frame, named by its ``run`` when ingest wrote it) ...
+
+    Raises:
+        InputError: Missing, unreadable, or a folder without structure files.
+    """
+    src = Path(path)
+    if not src.exists():
+        raise InputError(f"input {src} does not exist", hint="check the path")
+    if not src.is_dir():
+        return _read_file(src, src.name)
+    files = structure_files(src)
+    if not files:
+        raise InputError(
+            f"no structure files under {src}",
+            hint=f"looked for POSCAR*, CONTCAR* and *{', *'.join(STRUCTURE_SUFFIXES)}",
+        )
+    out: list[NamedStructure] = []
+    for f in files:
+        out.extend(_read_file(f, f.relative_to(src).as_posix()))
+    return out
+
+
+def structure_files(folder: Path) -> list[Path]:
+    """The structure files (:func:`is_structure_name`) under ``folder``, sorted; symlinked
+    folders are not followed (a link back up would never end)."""
+    found = []
+    for root, _dirs, names in os.walk(folder):
+        found += [Path(root) / n for n in names if is_structure_name(Path(n))]
+    return sorted(p for p in found if p.is_file())
+
+
+def _read_file(src: Path, name: str) -> list[NamedStructure]:
+    """The structures of one file, named after ``name``."""
+    if not src.is_file():  # a FIFO or device would block or stream forever
+        raise InputError(f"input {src} is not a regular file")
+    if is_poscar_name(src):
+        return [NamedStructure(name, read_structure(src))]
+    if src.suffix.lower() in (".cif", ".mcif"):
+        structures = _read_cif(src)
+        return _named(name, [(s, {}) for s in structures])
+    frames = _read_with_ase(src)
+    if frames is None:
+        return [NamedStructure(name, read_structure(src))]
+    return _named(name, frames)
+
+
+def _named(name: str, items: list[tuple[Structure, dict[str, Any]]]) -> list[NamedStructure]:
+    out = []
+    for k, (structure, info) in enumerate(items):
+        label = str(info["run"]) if "run" in info else name if len(items) == 1 else f"{name}#{k}"
+        out.append(NamedStructure(label, structure, info))
+    return out
+
+
+def _read_cif(src: Path) -> list[Structure]:
+    import warnings
+
+    from pymatgen.io.cif import CifParser
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            structures = CifParser(str(src)).parse_structures(primitive=False)
+    except Exception as exc:  # pymatgen raises many types for a bad CIF
+        text = " ".join(str(exc).split())[:160]
+        raise InputError(f"cannot read {src} as a CIF: {type(exc).__name__}: {text}") from exc
+    if not structures:
+        raise InputError(f"{src} holds no structure")
+    return structures
+
+
+def _read_with_ase(src: Path) -> list[tuple[Structure, dict[str, Any]]] | None:
+    """Every frame ASE reads from ``src`` with its scalar information, or None when ASE cannot
+    read the file."""
+    try:
+        from ase.io import read
+
+        frames = read(str(src), index=":")
+    except Exception:  # noqa: BLE001 - the POSCAR/pymatgen reader is tried next
+        return None
+    frames = frames if isinstance(frames, list) else [frames]
+    if not frames:
+        return None
+    out = []
+    for atoms in frames:
+        info = {k: v for k, v in atoms.info.items() if isinstance(v, _INFO_TYPES)}
+        out.append((as_structure(atoms), info))
+    return out
+
+
 def read_poscar(path: str | os.PathLike[str]) -> Crystal:
     """Read a ``--reference`` POSCAR/CONTCAR (:func:`read_structure`) into a crystal.
 
@@ -143,70 +291,25 @@ def read_poscar(path: str | os.PathLike[str]) -> Crystal:
     return Crystal.from_structure(read_structure(path, "reference"), str(Path(path)))
 
 
-def reference_file(table: Path, formula: str | None = None) -> Path:
-    """Where ``dkluq ingest`` writes the campaign's parent crystal for ``table`` (a POSCAR):
-    ``<stem>.reference.vasp``, or ``<stem>.reference.<formula>.vasp`` for one composition of a
-    table that holds several."""
-    tail = f".reference.{formula}.vasp" if formula else ".reference.vasp"
-    return table.with_name(table.stem + tail)
+def crystal_of(obj: Any, source: str = "") -> Crystal:
+    """The reference crystal of a structure file, a pymatgen ``Structure`` or an ASE ``Atoms``.
 
-
-def write_reference(parent: ParentCrystal, path: Path) -> Path:
-    """Write a parent crystal as a POSCAR whose comment line says how it was found."""
-    return write_poscar(
-        parent.crystal.structure(), path, f"dkluq parent crystal: {parent.describe()}"
-    )
-
-
-def reference_from_sidecar(table: Path, formula: str | None) -> Crystal | None:
-    """The reference crystal ``dkluq ingest`` left beside ``table``, if any.
-
-    The parent-crystal POSCAR (:func:`reference_file`; the one of ``formula`` first), else the
-    parent rebuilt from the final structures in ``<table>.extxyz``
-    (:func:`dkluq_cli.crystal.parent.parent_crystal`; tables ingested before the POSCAR was
-    written), else None.
-
-    Args:
-        table: The training table.
-        formula: The table's reduced formula, if known: only a crystal of that composition is
-            returned.
-
-    Returns:
-        The crystal (``source`` names the file), or None.
+    Raises:
+        InputError: Not readable as a structure.
     """
-    for path in dict.fromkeys([reference_file(table, formula), reference_file(table)]):
-        if path.is_file():
-            crystal = read_poscar(path)
-            if formula and crystal.formula != formula:
-                continue
-            return crystal
-    parent = _parent_from_frames(table.with_suffix(".extxyz"), formula)
-    return None if parent is None else parent.crystal
+    if isinstance(obj, str | os.PathLike):
+        return read_poscar(obj)
+    return Crystal.from_structure(as_structure(obj), source or type(obj).__name__)
 
 
-def _parent_from_frames(sidecar: Path, formula: str | None) -> ParentCrystal | None:
-    """The parent crystal of an ingest ``.extxyz``'s frames of ``formula`` (all frames when
-    None and they share one composition)."""
-    if not sidecar.is_file():
-        return None
-    try:
-        from ase.io import read
-
-        frames = read(sidecar, index=":")
-    except Exception as exc:  # noqa: BLE001 - any parser failure means "no usable sidecar"
-        logger.warning("ignoring unreadable sidecar %s (%s)", sidecar, exc)
-        return None
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    structures, energies = [], []
-    for atoms in frames:
-        structure = AseAtomsAdaptor.get_structure(atoms)
-        if formula and structure.composition.reduced_formula != formula:
-            continue
-        structures.append(structure)
-        energies.append(float(atoms.info.get("energy_eV", np.nan)))
-    have_energies = bool(energies) and bool(np.all(np.isfinite(energies)))
-    return parent_crystal(structures, sidecar.name, energies if have_energies else None)
+def structure_names(items: Iterable[Any]) -> list[str]:
+    """Names of in-memory structures: an ASE frame's ``run`` or ``name`` when it has one, else
+    its position."""
+    names = []
+    for k, obj in enumerate(items):
+        info = getattr(obj, "info", None) or {}
+        names.append(str(info.get("run", info.get("name", k))))
+    return names
 
 
 def check_single_composition(df: Any, source: str) -> str | None:

@@ -1,9 +1,16 @@
-"""Atomic, non-clobbering file output.
+"""Atomic, non-clobbering file output, and the output folders of commands.
 
 Every file dkluq writes goes through :func:`atomic_write`: the content lands in a temporary
 file in the destination folder and is renamed over the final name only when complete, so an
 interrupted run never leaves a half-written file. Existing files are only replaced when the
 caller passes ``force=True``.
+
+A command that writes a folder (``train``, ``scan``, ``eos``, ``suggest``, ...) writes it through
+:func:`command_output`: into a hidden staging folder beside it, moved into place only when the
+command succeeds, so a failed command leaves nothing half-written. The folder records which
+files the command wrote (:func:`manifest_name`), and the next run of the same command there
+removes exactly those before it moves its own in: a rerun leaves no stale file of the previous
+one, and files that other commands or the user put there stay.
 """
 
 from __future__ import annotations
@@ -13,8 +20,10 @@ import errno
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +194,162 @@ def plain(obj: Any, *, nan_as_none: bool = False) -> Any:
     if nan_as_none and isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj
+
+
+def manifest_name(command: str) -> str:
+    """The file, inside an output folder, listing what ``command`` last wrote there."""
+    return f".dkluq-{command}.json"
+
+
+@dataclass(frozen=True)
+class StagedFolder:
+    """Where a command writes (:attr:`staging`) and where its files end up (:attr:`folder`)."""
+
+    staging: Path
+    folder: Path
+
+    def final(self, path: str | os.PathLike[str]) -> Path:
+        """Where a file written under :attr:`staging` will be once the command succeeds."""
+        return self.folder / Path(path).relative_to(self.staging)
+
+
+@contextlib.contextmanager
+def command_output(
+    folder: str | os.PathLike[str],
+    command: str,
+    *,
+    force: bool = False,
+    owned: bool = False,
+    derived_go_too: bool = False,
+) -> Iterator[StagedFolder]:
+    """Stage one command's output folder; on success it replaces that command's previous output.
+
+    The body writes into :attr:`StagedFolder.staging` (a hidden folder beside ``folder``). When
+    it returns, the files that ``command`` recorded in ``folder`` last time are removed and the
+    staged files moved in, with a new record (:func:`manifest_name`). When it raises, the staged
+    files and any parent folders created here are removed and ``folder`` is as it was.
+
+    Args:
+        folder: The output folder.
+        command: The command's name (``"scan"``): whose previous output is replaced.
+        force: Write into a folder that exists and is not empty (``-o DIR --force``).
+        owned: The folder is the command's own default place (``<run>/scan``): its previous
+            output there is replaced without ``force``.
+        derived_go_too: Subfolders holding another command's record (outputs computed from
+            what is being replaced, e.g. ``<run>/eos`` when a model is retrained) are removed
+            too.
+
+    Yields:
+        The staging folder and the final one.
+
+    Raises:
+        OutputError: ``folder`` is a file, exists with content (neither ``force`` nor
+            ``owned``), or cannot be created or written.
+    """
+    dest = Path(folder)
+    if dest.exists() and not dest.is_dir():
+        raise OutputError(f"output {dest} exists and is not a folder", hint="choose another -o")
+    if dest.is_dir() and not (force or owned) and any(dest.iterdir()):
+        raise OutputError(
+            f"output folder {dest} already exists and is not empty",
+            hint="pass --force to replace it, or choose another -o",
+        )
+    parent = dest.parent
+    if _under_a_file(dest):
+        raise OutputError(f"cannot create output folder {dest}: Not a directory")
+    for folder in (dest, parent):
+        if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError(f"output folder {folder} is not writable")
+    created = [d for d in (parent, *parent.parents) if not d.exists()]
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{command}-", dir=parent))
+    except OSError as exc:
+        _remove_empty(created)
+        raise OutputError(
+            f"cannot create output folder {dest}: {exc.strerror or exc}",
+            hint="choose a writable folder",
+        ) from exc
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700; the folder is the user's
+    staged = StagedFolder(staging=staging, folder=dest)
+    try:
+        yield staged
+        written = sorted(
+            p.relative_to(staging).as_posix() for p in staging.rglob("*") if not p.is_dir()
+        )
+        record = {"command": command, "files": written}
+        (staging / manifest_name(command)).write_text(json.dumps(record, indent=1) + "\n")
+        _commit(staged, command, derived_go_too=derived_go_too)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(created)
+        raise
+
+
+def _commit(staged: StagedFolder, command: str, *, derived_go_too: bool) -> None:
+    """Replace ``command``'s previous output in the final folder by the staged files."""
+    dest, staging = staged.folder, staged.staging
+    try:
+        if not dest.exists():
+            os.replace(staging, dest)
+            return
+        for rel in _recorded(dest, command):
+            _remove_file(dest / rel, dest)
+        if derived_go_too:
+            for sub in dest.iterdir():
+                if sub.is_dir() and any(sub.glob(manifest_name("*"))):
+                    shutil.rmtree(sub)
+        _merge(staging, dest)
+        shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:
+        raise OutputError(f"cannot write output folder {dest}: {exc.strerror or exc}") from exc
+
+
+def _recorded(folder: Path, command: str) -> list[str]:
+    """The files ``command`` recorded writing in ``folder`` (none without a readable record)."""
+    try:
+        record = json.loads((folder / manifest_name(command)).read_text(encoding="utf-8"))
+        files = [str(f) for f in record["files"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [f for f in files if not Path(f).is_absolute() and ".." not in Path(f).parts]
+
+
+def _remove_file(path: Path, root: Path) -> None:
+    """Remove a file and the folders under ``root`` that it leaves empty."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    for d in path.parents:
+        if d == root or root not in d.parents:
+            break
+        try:
+            d.rmdir()
+        except OSError:
+            break
+
+
+def _merge(source: Path, dest: Path) -> None:
+    """Move every file under ``source`` to the same place under ``dest`` (replacing)."""
+    for item in source.iterdir():
+        target = dest / item.name
+        if item.is_dir() and not item.is_symlink():
+            if target.exists() and not target.is_dir():
+                target.unlink()
+            target.mkdir(exist_ok=True)
+            _merge(item, target)
+        else:
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(item, target)
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove folders, innermost first, while they are empty."""
+    for d in folders:
+        try:
+            d.rmdir()
+        except OSError:
+            return
 
 
 def write_json(path: Path, data: Any, *, force: bool = True) -> Path:

@@ -138,14 +138,20 @@ def require_columns(
     missing = [c for c in columns if c not in df.columns]
     if not missing:
         return
-    near = {m: difflib.get_close_matches(m, [str(c) for c in df.columns], n=1) for m in missing}
-    hints = [f"{m!r} (did you mean {n[0]!r}?)" for m, n in near.items() if n]
     raise TableError(
-        f"{source}: missing column(s) {', '.join(missing)}",
-        hint=("closest: " + "; ".join(hints))
-        if hints
-        else f"columns present: {', '.join(map(str, df.columns))}",
+        f"{source}: missing column(s) {', '.join(missing)}", hint=column_hint(df, missing)
     )
+
+
+def column_hint(df: pd.DataFrame, missing: Sequence[str]) -> str:
+    """``did you mean 'energy_eV' for 'energy_per_atom_eV'?`` for the missing names that have a
+    close match among the table's columns, else the columns it has."""
+    present = [str(c) for c in df.columns]
+    near = {m: difflib.get_close_matches(m, present, n=1) for m in missing}
+    pairs = [f"{n[0]!r} for {m!r}" for m, n in near.items() if n]
+    if pairs:
+        return "did you mean " + ", ".join(pairs) + "?"
+    return f"columns present: {', '.join(present)}"
 
 
 def numeric_block(

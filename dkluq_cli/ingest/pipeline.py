@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dkluq_cli.crystal.parent import ParentCrystal, parent_crystal
-from dkluq_cli.crystal.structure_io import reference_file, write_reference
+from dkluq_cli.crystal.table_reference import reference_file, write_reference
 from dkluq_cli.data.output import atomic_write, check_writable
 from dkluq_cli.data.table import write_table
 from dkluq_cli.errors import DkluqError, InputError

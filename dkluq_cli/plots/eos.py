@@ -1,7 +1,7 @@
 """Figure written by ``dkluq eos``: E(V) with the posterior band and the fitted EOS curves.
 
 Built with :class:`matplotlib.figure.Figure` (no pyplot state) and saved atomically through
-:func:`dkluq_cli.plots.train._save` (format from the suffix, 150 dpi).
+:func:`dkluq_cli.plots.figure.save` (format from the suffix, 150 dpi).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from dkluq_cli.plots.train import _new_figure, _save
+from dkluq_cli.plots.figure import fit_title, new_figure, save
 
 
 def eos_plot(
@@ -39,7 +39,7 @@ def eos_plot(
     Returns:
         The path written.
     """
-    fig, ax = _new_figure(6.4, 4.6)
+    fig, ax = new_figure(6.4, 4.6)
     ax.fill_between(volumes, *band, color="tab:blue", alpha=0.25, label="95 % posterior band")
     ax.plot(volumes, mean, "o", ms=3, color="tab:blue", label="posterior mean")
     vv = curves["volumes"]
@@ -66,8 +66,11 @@ def eos_plot(
     ax.set_ylabel("total energy E (eV)")
     a0, b0 = stats["a0"], stats["B0"]
     ax.set_title(
-        f"a0 = {a0['mean']:.4f} ± {a0['std']:.4f} Å, B0 = {b0['mean']:.0f} ± {b0['std']:.0f} GPa",
+        fit_title(
+            f"a0 = {a0['mean']:.4f} ± {a0['std']:.4f} Å, B0 = {b0['mean']:.0f} ± {b0['std']:.0f} GPa",
+            6.4,
+        ),
         fontsize=10,
     )
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)

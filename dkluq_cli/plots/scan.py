@@ -1,6 +1,6 @@
 """Figures written by ``dkluq scan``: 1-D curves, the isotropic (EOS) line, 2-D maps, overview.
 
-Same conventions as :mod:`dkluq_cli.plots.train`: :class:`matplotlib.figure.Figure` objects (no
+Same conventions as every figure (:mod:`dkluq_cli.plots.figure`): :class:`matplotlib.figure.Figure` objects (no
 pyplot state), format from the path suffix (``.png``, ``.svg``, ``.pdf``), 150 dpi, atomic
 writes that replace an existing file, labelled axes with units. Each function takes the tables
 and numbers of a :class:`dkluq_cli.analysis.scan.ScanResult` (and the isotropic minimum computed by
@@ -21,30 +21,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dkluq_cli.data.table import LATTICE_COLUMNS
-from dkluq_cli.plots.train import _format_of, _new_figure, _save
+from dkluq_cli.plots.figure import fit_title, format_of, save
+from dkluq_cli.plots.scan_maps import draw_map, plot_2d
+from dkluq_cli.plots.scan_style import LABELS, SYMBOL, TRAIN_COLOUR, target_label, unit_of
 
 if TYPE_CHECKING:
     from dkluq_cli.analysis.scan import ScanResult
-
-#: Axis labels with units.
-LABELS: dict[str, str] = {
-    "a": "a (Å)",
-    "b": "b (Å)",
-    "c": "c (Å)",
-    "alpha": "α (deg)",
-    "beta": "β (deg)",
-    "gamma": "γ (deg)",
-}
-SYMBOL: dict[str, str] = {"a": "a", "b": "b", "c": "c", "alpha": "α", "beta": "β", "gamma": "γ"}
-TRAIN_COLOUR = "tab:green"
-
-
-def _unit(result: ScanResult) -> str:
-    return result.target_unit or "target units"
-
-
-def _target_label(result: ScanResult) -> str:
-    return result.target.removesuffix("_eV").removesuffix("_per_atom").replace("_", " ")
 
 
 def _curve(
@@ -58,6 +40,22 @@ def _curve(
     """Mean line with a ±2σ band (NaN gaps stay gaps)."""
     ax.fill_between(x, mean - 2 * std, mean + 2 * std, color=colour, alpha=0.25, lw=0)
     ax.plot(x, mean, color=colour, lw=1.5, label=label)
+
+
+def _clip_band(ax: Any, mean: np.ndarray, std: np.ndarray) -> bool:
+    """Limit the y axis to the mean curve (plus a margin) when the ±2σ band would stretch it
+    far beyond: a band reaching tens of eV below a minimum hides the curve. Returns whether the
+    band was clipped."""
+    ok = np.isfinite(mean) & np.isfinite(std)
+    if not ok.any():
+        return False
+    lo, hi = float(mean[ok].min()), float(mean[ok].max())
+    margin = max(0.25 * (hi - lo), 2.0 * float(np.median(std[ok])), 1e-12)
+    band_lo, band_hi = float((mean - 2 * std)[ok].min()), float((mean + 2 * std)[ok].max())
+    if band_lo >= lo - margin and band_hi <= hi + margin:
+        return False
+    ax.set_ylim(max(band_lo, lo - margin), min(band_hi, hi + margin))
+    return True
 
 
 def _std_axis(ax: Any, result: ScanResult) -> None:
@@ -77,12 +75,12 @@ def plot_1d(result: ScanResult, path: str | os.PathLike[str]) -> Path:
     Returns:
         ``path`` as a :class:`Path`.
     """
-    _format_of(Path(path))
+    format_of(Path(path))
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(17.0, 6.0), layout="constrained")
     axes = fig.subplots(2, 6, sharex="col")
-    unit = _unit(result)
+    unit = unit_of(result)
     cols = result.columns
     for j, name in enumerate(LATTICE_COLUMNS):
         df = result.scan_1d[result.scan_1d["scan"] == f"1d:{name}"]
@@ -90,6 +88,8 @@ def plot_1d(result: ScanResult, path: str | os.PathLike[str]) -> Path:
         mean, std = df[cols["mean"]].to_numpy(float), df[cols["std"]].to_numpy(float)
         top, bottom = axes[0, j], axes[1, j]
         _curve(top, x, mean, std, label="mean ± 2σ")
+        if _clip_band(top, mean, std):
+            top.set_title(f"{SYMBOL[name]} varied (±2σ clipped)")
         bottom.plot(x, std, color="C3", lw=1.5, label="σ")
         for ax in (top, bottom):
             if name in result.training_range:
@@ -103,18 +103,22 @@ def plot_1d(result: ScanResult, path: str | os.PathLike[str]) -> Path:
             ax.axvline(result.centre.params[j], color="0.4", lw=0.8, ls="--")
         _std_axis(bottom, result)
         top.grid(alpha=0.3)
-        top.set_title(f"{SYMBOL[name]} varied")
+        if not top.get_title():
+            top.set_title(f"{SYMBOL[name]} varied")
         bottom.set_xlabel(LABELS[name])
         if j == 0:
-            top.set_ylabel(f"{_target_label(result)} ({unit})")
+            top.set_ylabel(f"{target_label(result)} ({unit})")
             bottom.set_ylabel(f"σ ({unit})")
     axes[0, 0].legend(loc="best", fontsize=8)
     lo, hi = result.lattice_range
     fig.suptitle(
-        f"1-D scans ×{lo:g}–{hi:g} around the reference ({result.centre.description}); "
-        "dashed: reference, dotted: in-domain σ limit"
+        fit_title(
+            f"1-D scans ×{lo:g}–{hi:g} around the reference ({result.centre.description}); "
+            "dashed: reference, dotted: in-domain σ limit",
+            17.0,
+        )
     )
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_iso(result: ScanResult, best: dict[str, Any] | None, path: str | os.PathLike[str]) -> Path:
@@ -130,7 +134,7 @@ def plot_iso(result: ScanResult, best: dict[str, Any] | None, path: str | os.Pat
     Returns:
         ``path`` as a :class:`Path`.
     """
-    _format_of(Path(path))
+    format_of(Path(path))
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.5, 6.5), layout="constrained")
@@ -141,8 +145,9 @@ def plot_iso(result: ScanResult, best: dict[str, Any] | None, path: str | os.Pat
         df[result.columns["mean"]].to_numpy(float),
         df[result.columns["std"]].to_numpy(float),
     )
-    unit = _unit(result)
+    unit = unit_of(result)
     _curve(top, x, mean, std, label="mean ± 2σ")
+    clipped = _clip_band(top, mean, std)
     bottom.plot(x, std, color="C3", lw=1.5)
     if result.iso_training_range is not None:
         s_lo, s_hi = result.iso_training_range
@@ -165,104 +170,33 @@ def plot_iso(result: ScanResult, best: dict[str, Any] | None, path: str | os.Pat
             ms=8,
             label=f"minimum a = {best['a']:.4f} Å, {best['energy']:.4f} {unit}",
         )
-    top.set_ylabel(f"{_target_label(result)} ({unit})")
+    top.set_ylabel(f"{target_label(result)} ({unit})")
     top.grid(alpha=0.3)
     top.legend(loc="best", fontsize=8)
+    if clipped:
+        top.text(
+            0.5,
+            0.02,
+            "±2σ band clipped to the curve's range; σ on its own axis below",
+            transform=top.transAxes,
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            color="0.3",
+        )
     _std_axis(bottom, result)
     bottom.set_ylabel(f"σ ({unit})")
     bottom.set_xlabel("a (Å), with b and c scaled by the same factor")
     r = result.centre.params
     top.set_title(
-        f"isotropic scan (equation of state): a, b, c × s, angles {r[3]:.4g}, {r[4]:.4g}, {r[5]:.4g}°"
+        fit_title(
+            "isotropic scan (equation of state): a, b, c × s, angles "
+            f"{r[3]:.4g}, {r[4]:.4g}, {r[5]:.4g}°",
+            6.5,
+        ),
+        fontsize=10,
     )
-    return _save(fig, path)
-
-
-def _map_arrays(result: ScanResult, pair: tuple[str, str]) -> dict[str, np.ndarray]:
-    """The 2-D map of ``pair`` as (n_q × n_p) arrays (rows: second parameter)."""
-    p, q = pair
-    df = result.maps[pair]
-    n = round(float(np.sqrt(len(df))))
-
-    def grid(col: str) -> np.ndarray:
-        return df[col].to_numpy(float).reshape(n, n).T
-
-    return {
-        "x": df[p].to_numpy(float).reshape(n, n)[:, 0],
-        "y": df[q].to_numpy(float).reshape(n, n)[0, :],
-        "mean": grid(result.columns["mean"]),
-        "std": grid(result.columns["std"]),
-        "inside": grid("in_domain"),
-    }
-
-
-def _draw_map(
-    fig: Any, ax_mean: Any, ax_std: Any, result: ScanResult, pair: tuple[str, str]
-) -> None:
-    from matplotlib.colors import LogNorm
-    from matplotlib.patches import Rectangle
-
-    p, q = pair
-    arr = _map_arrays(result, pair)
-    unit = _unit(result)
-    mean = np.ma.masked_invalid(arr["mean"])
-    std = np.ma.masked_invalid(arr["std"])
-    m1 = ax_mean.pcolormesh(arr["x"], arr["y"], mean, shading="nearest", cmap="viridis")
-    fig.colorbar(m1, ax=ax_mean, label=f"{_target_label(result)} mean ({unit})")
-    positive = std.compressed()
-    norm = (
-        LogNorm(vmin=positive.min(), vmax=positive.max())
-        if positive.size and positive.min() > 0 and positive.max() > positive.min()
-        else None
-    )
-    m2 = ax_std.pcolormesh(arr["x"], arr["y"], std, shading="nearest", cmap="magma", norm=norm)
-    fig.colorbar(m2, ax=ax_std, label=f"σ ({unit})")
-    ip, iq = LATTICE_COLUMNS.index(p), LATTICE_COLUMNS.index(q)
-    for ax in (ax_mean, ax_std):
-        if p in result.training_range and q in result.training_range:
-            (x0, x1), (y0, y1) = result.training_range[p], result.training_range[q]
-            ax.add_patch(
-                Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="white", lw=1.5, ls="--")
-            )
-        inside = arr["inside"]
-        if 0 < np.nanmean(inside) < 1:
-            ax.contour(
-                arr["x"],
-                arr["y"],
-                inside,
-                levels=[0.5],
-                colors="cyan",
-                linewidths=1.0,
-                linestyles=":",
-            )
-        ax.plot([result.centre.params[ip]], [result.centre.params[iq]], "w+", ms=10, mew=1.5)
-        ax.set_xlabel(LABELS[p])
-        ax.set_ylabel(LABELS[q])
-    ax_mean.set_title(f"mean: {SYMBOL[p]} vs {SYMBOL[q]}")
-    ax_std.set_title(f"σ: {SYMBOL[p]} vs {SYMBOL[q]}")
-
-
-def plot_2d(result: ScanResult, pair: tuple[str, str], path: str | os.PathLike[str]) -> Path:
-    """Mean and σ heatmaps of a 2-D map side by side.
-
-    The training range is outlined (white dashes), the boundary of ``in_domain`` is drawn in
-    cyan dots, the reference is a white cross; impossible cells are left blank.
-
-    Args:
-        result: The scan.
-        pair: Which map, e.g. ``("a", "alpha")``.
-        path: Output file.
-
-    Returns:
-        ``path`` as a :class:`Path`.
-    """
-    _format_of(Path(path))
-    fig, (ax_mean, ax_std) = _new_figure(12.0, 4.8, ncols=2)
-    _draw_map(fig, ax_mean, ax_std, result, pair)
-    others = [k for k in LATTICE_COLUMNS if k not in pair]
-    held = ", ".join(f"{SYMBOL[k]} = {result.centre.as_dict()[k]:.4g}" for k in others)
-    fig.suptitle(f"2-D map ×{result.lattice_range[0]:g}–{result.lattice_range[1]:g}; held: {held}")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def plot_overview(result: ScanResult, path: str | os.PathLike[str]) -> Path:
@@ -276,31 +210,34 @@ def plot_overview(result: ScanResult, path: str | os.PathLike[str]) -> Path:
     Returns:
         ``path`` as a :class:`Path`.
     """
-    _format_of(Path(path))
+    format_of(Path(path))
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(13.0, 9.5), layout="constrained")
     axes = fig.subplots(2, 2)
-    unit = _unit(result)
+    unit = unit_of(result)
     e_ref = result.centre_prediction["mean"]
     s_ref = result.centre_prediction["std"]
     cols = result.columns
-    curves = [
-        (f"{SYMBOL[n]}", result.scan_1d[result.scan_1d["scan"] == f"1d:{n}"])
-        for n in LATTICE_COLUMNS
-    ]
-    curves.append(("a = b = c (iso)", result.scan_iso))
+    curves = _distinct_curves(result)
+    means = []
     for k, (label, df) in enumerate(curves):
         colour = "black" if label.endswith("(iso)") else f"C{k}"
         s = df["scale"].to_numpy(float)
         mean = df[cols["mean"]].to_numpy(float) - e_ref
         std = df[cols["std"]].to_numpy(float)
+        means.append((mean, std))
         ax = axes[0, 0]
         ax.fill_between(s, mean - 2 * std, mean + 2 * std, color=colour, alpha=0.08, lw=0)
         ax.plot(s, mean, color=colour, lw=1.4, label=label)
         axes[0, 1].plot(s, std, color=colour, lw=1.4, label=label)
-    axes[0, 0].set_ylabel(f"{_target_label(result)} − reference ({unit})")
-    axes[0, 0].set_title("mean ± 2σ, one parameter scaled at a time")
+    clipped = _clip_band(
+        axes[0, 0], np.concatenate([m for m, _ in means]), np.concatenate([d for _, d in means])
+    )
+    axes[0, 0].set_ylabel(f"{target_label(result)} − reference ({unit})")
+    axes[0, 0].set_title(
+        "mean ± 2σ, one parameter scaled at a time" + (" (bands clipped)" if clipped else "")
+    )
     axes[0, 0].grid(alpha=0.3)
     axes[0, 0].legend(loc="best", fontsize=8, ncol=2)
     axes[0, 1].axhline(
@@ -308,23 +245,77 @@ def plot_overview(result: ScanResult, path: str | os.PathLike[str]) -> Path:
     )
     _std_axis(axes[0, 1], result)
     axes[0, 1].set_ylabel(f"σ ({unit})")
-    axes[0, 1].set_title("σ grows outside the training range (dotted: in-domain limit)")
+    where = (
+        "the scans leave the training range"
+        if _leaves_training_range(result)
+        else "every scan stays inside the training range"
+    )
+    axes[0, 1].set_title(f"σ along each scan: {where} (dotted: in-domain limit)")
     axes[0, 1].legend(loc="best", fontsize=8, ncol=2)
     for ax in axes[0]:
         ax.axvline(1.0, color="0.4", lw=0.8, ls="--")
         ax.set_xlabel("relative factor s (parameter / reference, unitless)")
     if result.maps:
-        _draw_map(fig, axes[1, 0], axes[1, 1], result, next(iter(result.maps)))
+        draw_map(fig, axes[1, 0], axes[1, 1], result, next(iter(result.maps)))
     else:
         for ax in axes[1]:
             ax.set_axis_off()
     r = result.centre.as_dict()
     fig.suptitle(
-        "dkluq scan: reference "
-        + ", ".join(f"{SYMBOL[k]} = {v:.4g}" for k, v in r.items())
-        + f" ({result.centre.description})"
+        fit_title(
+            "dkluq scan: reference "
+            + ", ".join(f"{SYMBOL[k]} = {v:.4g}" for k, v in r.items())
+            + f" ({result.centre.description})",
+            13.0,
+        )
     )
-    return _save(fig, path)
+    return save(fig, path)
+
+
+def _distinct_curves(result: ScanResult) -> list[tuple[str, Any]]:
+    """The 1-D scans and the isotropic one, curves that coincide at the figure's resolution (a, b
+    and c of a cubic crystal) merged under one label, so the legend lists only what can be seen.
+    """
+    cols = result.columns
+    scans = {n: result.scan_1d[result.scan_1d["scan"] == f"1d:{n}"] for n in LATTICE_COLUMNS}
+    means = np.concatenate([df[cols["mean"]].to_numpy(float) for df in scans.values()])
+    span = float(np.nanmax(means) - np.nanmin(means)) if np.isfinite(means).any() else 0.0
+    groups: list[tuple[list[str], Any]] = []
+    for name, df in scans.items():
+        for names, first in groups:
+            if _coincide(df, first, cols, tol=0.01 * span):
+                names.append(SYMBOL[name])
+                break
+        else:
+            groups.append(([SYMBOL[name]], df))
+    out = [(", ".join(names), df) for names, df in groups]
+    out.append(("a = b = c (iso)", result.scan_iso))
+    return out
+
+
+def _coincide(one: Any, other: Any, cols: dict[str, str], tol: float) -> bool:
+    """Whether two scans' means differ by less than ``tol`` and their σ by less than 15 % (a few
+    pixels on the log σ axis)."""
+    m1, m2 = one[cols["mean"]].to_numpy(float), other[cols["mean"]].to_numpy(float)
+    s1, s2 = one[cols["std"]].to_numpy(float), other[cols["std"]].to_numpy(float)
+    if m1.shape != m2.shape or not np.array_equal(np.isfinite(m1), np.isfinite(m2)):
+        return False
+    ok = np.isfinite(m1)
+    return bool(
+        np.all(np.abs(m1[ok] - m2[ok]) <= tol)
+        and np.all(np.abs(s1[ok] - s2[ok]) <= 0.15 * np.maximum(s1[ok], s2[ok]))
+    )
+
+
+def _leaves_training_range(result: ScanResult) -> bool:
+    """Whether any point of the 1-D or isotropic scans lies outside the training range."""
+    for name, (lo, hi) in result.training_range.items():
+        values = np.concatenate(
+            [result.scan_1d[name].to_numpy(float), result.scan_iso[name].to_numpy(float)]
+        )
+        if (values < lo).any() or (values > hi).any():
+            return True
+    return False
 
 
 def scan_figures(

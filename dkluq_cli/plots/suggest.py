@@ -1,7 +1,7 @@
 """Figure written by ``dkluq suggest``: where the candidates lie and how σ falls along the batch.
 
 Built with :class:`matplotlib.figure.Figure` (no pyplot state) and saved atomically through
-:func:`dkluq_cli.plots.train._save` (format from the suffix, 150 dpi).
+:func:`dkluq_cli.plots.figure.save` (format from the suffix, 150 dpi).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dkluq_cli.plots.train import _new_figure, _save
+from dkluq_cli.plots.figure import new_figure, save
 
 
 def suggest_plot(
@@ -40,7 +40,7 @@ def suggest_plot(
     Returns:
         The path written.
     """
-    fig, (ax1, ax2) = _new_figure(10.0, 4.2, ncols=2)
+    fig, (ax1, ax2) = new_figure(10.0, 4.2, ncols=2)
     if len(pool_volume):
         ax1.scatter(pool_volume, pool_std, s=3, color="lightgrey", label="candidate pool")
     ax1.scatter(volume, std, s=18, color="tab:red", label=f"chosen ({strategy})")
@@ -53,4 +53,4 @@ def suggest_plot(
     ax2.set_xlabel("rank")
     ax2.set_ylabel(f"predictive σ ({unit})")
     ax2.legend(fontsize=8)
-    return _save(fig, path)
+    return save(fig, path)

@@ -1,67 +1,24 @@
 """Figures written by ``dkluq train``: parity, calibration, training history, inducing points.
 
-One function per figure. Each takes arrays and an output path, picks the format from the path's
-suffix (``.png``, ``.svg`` or ``.pdf``), saves at 150 dpi through
-:func:`dkluq_cli.data.output.atomic_write` (temporary file in the same folder, then rename; an
-existing file is replaced) and returns the path. Figures are built with the object-oriented
-:class:`matplotlib.figure.Figure` API, so nothing touches pyplot's global state, no GUI backend
-is needed and there is no figure left open; matplotlib is imported only when a plot is made.
+One function per figure. Each takes arrays and an output path and returns the path; the
+conventions (format from the suffix, 150 dpi, atomic writes, no pyplot state) are
+:mod:`dkluq_cli.plots.figure`'s.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dkluq_cli.data.output import atomic_write
-from dkluq_cli.errors import OutputError, TableError
+from dkluq_cli.errors import TableError
+from dkluq_cli.plots.figure import format_of, new_figure, save
 from dkluq_cli.uq.metrics import validate_predictions
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
-
-#: Resolution of raster output (dots per inch).
-DPI = 150
-#: Formats a figure may be written in, by path suffix.
-FORMATS = ("png", "svg", "pdf")
-
-
-def _new_figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, Any]:
-    """A fresh figure not registered with pyplot, with ``ncols`` axes side by side."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    axes = fig.subplots(1, ncols)
-    return fig, axes
-
-
-def _format_of(path: Path) -> str:
-    """The output format implied by the path's suffix.
-
-    Raises:
-        OutputError: The suffix is not one of :data:`FORMATS`.
-    """
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise OutputError(
-            f"cannot write figure {path}: unknown format {path.suffix or '(no suffix)'}",
-            hint="use a .png, .svg or .pdf file name",
-        )
-    return fmt
-
-
-def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Write ``fig`` atomically to ``path`` in the format its suffix names; return the path."""
-    dest = Path(path)
-    fmt = _format_of(dest)
-    with atomic_write(dest, force=True) as tmp:
-        # the temporary name ends in .tmp, so the format must be given explicitly
-        fig.savefig(tmp, format=fmt, dpi=DPI)
-    return dest
 
 
 def parity_plot(
@@ -95,10 +52,10 @@ def parity_plot(
         OutputError: The path has an unknown suffix or cannot be written.
     """
     y_t, y_m, y_s = validate_predictions(y_true, y_mean, y_std)
-    _format_of(Path(path))
+    format_of(Path(path))
     m = metrics
 
-    fig, ax = _new_figure(5.0, 5.0)
+    fig, ax = new_figure(5.0, 5.0)
     ax.errorbar(
         y_t,
         y_m,
@@ -134,7 +91,7 @@ def parity_plot(
     ax.legend(loc="lower right", fontsize=9)
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def calibration_plot(
@@ -161,10 +118,10 @@ def calibration_plot(
         TableError: No curve given.
         OutputError: The path has an unknown suffix or cannot be written.
     """
-    _format_of(Path(path))
+    format_of(Path(path))
     if not curves:
         raise TableError("a calibration plot needs at least one curve")
-    fig, ax = _new_figure(5.0, 5.0)
+    fig, ax = new_figure(5.0, 5.0)
     ax.plot([0, 1], [0, 1], color="black", lw=1, ls="--", label="ideal")
     (label, expected, observed, area), *others = curves
     ax.fill_between(expected, expected, observed, color="C0", alpha=0.25, lw=0)
@@ -196,7 +153,7 @@ def calibration_plot(
     ax.legend(loc="upper left", fontsize=9)
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def history_plot(
@@ -225,7 +182,7 @@ def history_plot(
         TableError: A required column is missing or there are no rows.
         OutputError: The path has an unknown suffix or cannot be written.
     """
-    _format_of(Path(path))
+    format_of(Path(path))
     needed = ["epoch", "loss", "val_rmse", "val_nll"]
     missing = [c for c in needed if c not in history.columns]
     if missing:
@@ -235,13 +192,17 @@ def history_plot(
     epoch = history["epoch"].to_numpy(dtype=float)
     loss = history["loss"].to_numpy(dtype=float)
 
-    fig, (ax_loss, ax_rmse) = _new_figure(10.0, 4.0, ncols=2)
+    fig, (ax_loss, ax_rmse) = new_figure(10.0, 4.0, ncols=2)
     ok = np.isfinite(loss)
     ax_loss.plot(epoch[ok], loss[ok], color="C0", lw=1.5)
     if ok.any() and (loss[ok] > 0).all():
         ax_loss.set_yscale("log")
     else:
-        ax_loss.set_yscale("symlog")
+        from matplotlib.ticker import FuncFormatter
+
+        # symlog's default labels mix powers and plain numbers ("10¹, 10⁰, 0"): plain numbers
+        ax_loss.set_yscale("symlog", linthresh=1.0)
+        ax_loss.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("training loss (nats per point)")
     ax_loss.grid(alpha=0.3, which="both")
@@ -271,7 +232,7 @@ def history_plot(
             )
             heading += f" ({total:.1f} s)"
     fig.suptitle(heading)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _pca_2d(features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -294,6 +255,7 @@ def inducing_plot(
     color: np.ndarray | None = None,
     color_label: str = "energy (eV)",
     title: str | None = None,
+    of: int | None = None,
 ) -> Path:
     """Training points and GP inducing points in the first two principal components of the
     learned feature space.
@@ -309,6 +271,7 @@ def inducing_plot(
             colourbar is drawn.
         color_label: Colourbar label, with units.
         title: Optional figure title.
+        of: Rows of the training split when ``features`` shows a subsample of them.
 
     Returns:
         ``path`` as a :class:`Path`.
@@ -317,7 +280,7 @@ def inducing_plot(
         TableError: Shapes do not agree or values are non-finite.
         OutputError: The path has an unknown suffix or cannot be written.
     """
-    _format_of(Path(path))
+    format_of(Path(path))
     feats = np.asarray(features, dtype=float)
     ind = np.asarray(inducing, dtype=float)
     if feats.ndim != 2 or feats.shape[0] == 0:
@@ -338,7 +301,7 @@ def inducing_plot(
     p_feat = (feats - center) @ basis
     p_ind = (ind - center) @ basis
 
-    fig, ax = _new_figure(6.0, 5.0)
+    fig, ax = new_figure(6.0, 5.0)
     if c is not None:
         sc = ax.scatter(p_feat[:, 0], p_feat[:, 1], c=c, s=10, cmap="viridis", alpha=0.8)
         fig.colorbar(sc, ax=ax, label=color_label)
@@ -356,5 +319,7 @@ def inducing_plot(
     ax.set_xlabel(f"PC 1 of learned features ({frac[0]:.0%} of variance, unitless)")
     ax.set_ylabel(f"PC 2 of learned features ({frac[1]:.0%} of variance, unitless)")
     ax.legend(loc="best", fontsize=9)
-    ax.set_title(title or f"learned feature space (n = {feats.shape[0]}, D = {feats.shape[1]})")
-    return _save(fig, path)
+    n = feats.shape[0]
+    shown = f"{n} of {of} training rows" if of is not None and of > n else f"n = {n}"
+    ax.set_title(title or f"learned feature space ({shown}, D = {feats.shape[1]})")
+    return save(fig, path)

@@ -11,6 +11,11 @@ from typing import Any
 
 from dkluq_cli.data.table import LATTICE_COLUMNS
 
+#: ``--head`` choices: the exact GP, the SN-ResNet + SVGP, or chosen by the training rows.
+HEADS = ("auto", "exact", "svgp")
+#: ``--symmetry`` choices of the exact head.
+SYMMETRIES = ("auto", "off")
+
 
 @dataclass
 class TrainConfig:
@@ -93,8 +98,8 @@ class TrainConfig:
             ValueError: ``head``, ``symmetry`` or ``keep`` names no known choice.
         """
         for name, choices in (
-            ("head", ("auto", "exact", "svgp")),
-            ("symmetry", ("auto", "off")),
+            ("head", HEADS),
+            ("symmetry", SYMMETRIES),
             ("keep", ("best", "last")),
         ):
             if getattr(self, name) not in choices:

@@ -67,6 +67,34 @@ def evaluate(
     return out
 
 
+def trend_metrics(
+    sur: Any, x: np.ndarray, y: np.ndarray, splits: dict[str, list[int]]
+) -> dict[str, Any]:
+    """Degree and term count of the polynomial trend, and the RMSE of the trend alone per split
+    (target units): how much of the surface the polynomial explains before the GP."""
+    trend = sur.trend
+    out: dict[str, Any] = {"degree": trend.degree, "terms": len(trend.coef)}
+    for split, idx in splits.items():
+        if len(idx):
+            base = trend(sur.coordinates(x[idx]))
+            out[f"{split}_rmse_trend_only"] = float(np.sqrt(np.mean((y[idx] - base) ** 2)))
+    return out
+
+
+def loo_metrics(
+    y: np.ndarray, mean: np.ndarray, std: np.ndarray, n_atoms: np.ndarray | None, rows: list[int]
+) -> dict[str, float]:
+    """Leave-one-out metrics of the exact head (calibrated σ, target units; meV/atom when the
+    table has ``n_atoms``)."""
+
+    out = {k: float(v) for k, v in regression_metrics(y, mean, std).items()}
+    if n_atoms is not None:
+        err = (mean - y) / n_atoms[rows] * 1000.0
+        out["rmse_meV_per_atom"] = float(np.sqrt(np.mean(err**2)))
+        out["mae_meV_per_atom"] = float(np.mean(np.abs(err)))
+    return out
+
+
 def write_history(path: Path, history: list[dict[str, float]]) -> Path:
     """``history.csv``: one row per epoch."""
     import pandas as pd

@@ -87,6 +87,7 @@ def train(
     units: TableUnits | None = None,
     crystal: Crystal | None = None,
     progress: Callable[[Progress], None] | None = None,
+    status: Callable[[str], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     resume_from: dict[str, Any] | None = None,
     stop_after_epoch: int | None = None,
@@ -102,6 +103,7 @@ def train(
         crystal: The reference crystal (strain about its lattice, its point group for the
             exact head; stored in the model).
         progress: Called after every epoch (:attr:`Callbacks.on_epoch_end`).
+        status: Called with a one-line message as each step starts.
         should_stop: Polled after every epoch; True ends training as an interruption.
         resume_from: A checkpoint dict from an interrupted run to continue from.
         stop_after_epoch: End as an interruption after this epoch (tests).
@@ -111,6 +113,7 @@ def train(
     """
 
     t_start = time.perf_counter()
+    say = status or (lambda _msg: None)
     set_threads(cfg.threads)
     if splits is None:
         splits = make_splits(len(x), cfg.val_fraction, cfg.test_fraction, cfg.seed)
@@ -120,15 +123,19 @@ def train(
             raise TrainingError(
                 "an exact-head run has no epochs to resume", hint="train it again without --resume"
             )
+        n_fit = len(splits.train) + len(splits.val)
+        say(f"fitting the exact GP on {n_fit} rows")
         return _train_exact(
             x, y, cfg, splits, units=units, crystal=crystal, t_start=t_start, reason=reason
         )
+    say("placing the inducing points")
     fit = build_fit(x, y, cfg, splits, units=units, crystal=crystal)
     cfg = fit.cfg
     if resume_from is not None:
         restore(fit, resume_from)
     interrupted, stopped_early = fit.run(Callbacks(progress, should_stop, stop_after_epoch))
     checkpoint = snapshot(fit) if interrupted else None
+    say("calibrating σ on the validation split")
     fit.finish()
     sur = fit.surrogate
     calibrate_and_record_domain(sur, x, y, splits)
@@ -216,7 +223,7 @@ def _reason(cfg: TrainConfig, splits: Splits) -> str:
     if cfg.head != "auto":
         return f"--head {cfg.head}"
     side = "≤" if len(splits.train) <= EXACT_MAX_ROWS else ">"
-    return f"auto: {len(splits.train)} training rows {side} {EXACT_MAX_ROWS}"
+    return f"auto: training split {len(splits.train)} rows {side} {EXACT_MAX_ROWS}"
 
 
 def build_fit(
