@@ -21,6 +21,9 @@ from pathlib import Path
 KINDS: tuple[str, ...] = ("vasprun", "OUTCAR", "OSZICAR", "CONTCAR", "POSCAR", "INCAR")
 """File kinds a run may hold, energy sources first."""
 
+ENERGY_SOURCES: tuple[str, ...] = KINDS[:3]
+"""The kinds that give a run's energy, in the order they are tried."""
+
 COMPRESSIONS: tuple[str, ...] = (".gz", ".bz2", ".xz")
 
 _NAME = re.compile(
@@ -146,27 +149,29 @@ def _stat_problem(p: Path) -> str | None:
     return None
 
 
-def _read_all(p: Path, keep: bool) -> tuple[bytes | None, str | None]:
-    """Decompress the whole of ``p`` once: ``(data or None, cause of failure or None)``."""
+def _read_all(p: Path, keep: bool) -> tuple[bytes | None, str | None, bytes]:
+    """Decompress the whole of ``p`` once: ``(data or None, cause of failure or None, the
+    last 512 bytes)``."""
     cause = _stat_problem(p)
     if cause:
-        return None, cause
-    total, chunks = 0, []
+        return None, cause, b""
+    total, chunks, tail = 0, [], b""
     try:
         with open_bytes(p) as fh:
             while chunk := fh.read(1 << 20):
                 total += len(chunk)
+                tail = (tail + chunk)[-512:]
                 if keep:
                     chunks.append(chunk)
     except PermissionError:
-        return None, "not readable (permission denied)"
+        return None, "not readable (permission denied)", b""
     except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
         comp = p.suffix.lstrip(".") if p.suffix in COMPRESSIONS else ""
         what = f"corrupt {comp} data" if comp else "read error"
-        return None, f"{what}: {_one_line(exc)}"
+        return None, f"{what}: {_one_line(exc)}", b""
     if total == 0:
-        return None, "empty after decompression"
-    return (b"".join(chunks) if keep else b""), None
+        return None, "empty after decompression", b""
+    return (b"".join(chunks) if keep else b""), None, tail
 
 
 def probe(path: str | os.PathLike[str]) -> str | None:
@@ -184,13 +189,19 @@ def probe(path: str | os.PathLike[str]) -> str | None:
     return _read_all(Path(path), keep=False)[1]
 
 
+def probe_end(path: str | os.PathLike[str]) -> tuple[str | None, bytes]:
+    """:func:`probe`, and the last 512 bytes of the decompressed stream (``b""`` on failure)."""
+    _, cause, tail = _read_all(Path(path), keep=False)
+    return cause, tail
+
+
 def load(path: str | os.PathLike[str]) -> tuple[bytes | None, str | None]:
     """Read a file whole, with the checks of :func:`probe`, in one pass.
 
     Returns:
         ``(decompressed bytes, None)``, or ``(None, cause)`` with :func:`probe`'s cause.
     """
-    return _read_all(Path(path), keep=True)
+    return _read_all(Path(path), keep=True)[:2]
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
