@@ -3,9 +3,11 @@
 A run folder holds any of ``vasprun.xml``, ``OUTCAR``, ``OSZICAR``, ``CONTCAR``, ``POSCAR`` (and
 ``INCAR``, read for NSW/IBRION/NELM/EDIFF when only an OSZICAR is there), each possibly
 compressed (``.gz``, ``.bz2``, ``.xz``) and possibly suffixed as workflow tools write them
-(``vasprun.xml.relax2``, ``OUTCAR.relax1.gz``, ``OUTCAR_static``). When one kind appears with
-several suffixes, the unsuffixed file is taken as the latest, else the suffix that sorts last
-naturally (``relax10`` after ``relax2``).
+(``vasprun.xml.relax2``, ``OUTCAR.relax1.gz``, ``OUTCAR_static``). Files that share a suffix
+are one calculation; a folder whose energy files (vasprun.xml, OUTCAR, OSZICAR) carry several
+suffixes holds several calculations, each read as its own run (:meth:`RunFiles.calculations`).
+When one kind appears with several suffixes in one run, the unsuffixed file is taken as the
+latest, else the suffix that sorts last naturally (``relax10`` after ``relax2``).
 """
 
 from __future__ import annotations
@@ -110,6 +112,33 @@ class RunFiles:
         suffix, path = max(found, key=lambda sp: (suffix_rank(sp[0]), sp[1]))
         del suffix
         return Path(path)
+
+    def calculations(self) -> list[RunFiles]:
+        """The folder's calculations, each a run of its own.
+
+        Returns:
+            ``[self]`` when the energy files share one suffix (or there are none); else one run
+            per suffix holding the files with that suffix, named after the folder and its
+            energy file (``"run_07/vasprun.xml.relax1"``), unsuffixed last.
+        """
+        suffixes = {s for kind in ENERGY_SOURCES for s, _ in self.files.get(kind, ())}
+        if len(suffixes) <= 1:
+            return [self]
+        calcs = []
+        for suffix in sorted(suffixes, key=suffix_rank):
+            calc = RunFiles(self.name, self.directory)
+            for kind, found in self.files.items():
+                for s, p in found:
+                    if s == suffix:
+                        calc.add(kind, s, p)
+            energy_file = next(p for k in ENERGY_SOURCES if (p := calc.pick(k)) is not None)
+            calc.name = f"{self.name}/{energy_file.name}"
+            calcs.append(calc)
+        return calcs
+
+    def paths(self) -> set[str]:
+        """Every file of the run."""
+        return {p for found in self.files.values() for _, p in found}
 
     def suffix_of(self, path: Path) -> str:
         """The suffix recorded for ``path``."""

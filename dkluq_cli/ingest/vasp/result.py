@@ -55,6 +55,8 @@ NO_SOURCE = "no energy file"
 EL_UNCONV = "electronically unconverged"
 ION_UNCONV = "ionically unconverged"
 INTERNAL = "internal error"
+COMPOSITION = "composition"
+"""A row of another composition than ``ingest --formula`` asks for."""
 
 
 class Reject(Exception):
