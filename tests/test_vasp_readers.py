@@ -184,3 +184,26 @@ def test_outcar_reading_is_pymatgens(tmp_path):
         assert ("stopped by STOPCAR" in " ".join(got[6])) == (out.is_stopped and not got[5])
         compared += 1
     assert compared >= len(texts) - 1  # every real file but the one with no final energy
+
+
+@pytest.mark.skipif(not SAMPLE_RUNS.is_dir(), reason="sample_data/vasp_runs missing")
+def test_contcar_is_read_by_ase_only_when_cross_checked(tmp_path, monkeypatch):
+    from dkluq_cli.ingest.vasp import structures
+    from dkluq_cli.ingest.vasp.oszicar import read_oszicar
+
+    relax = SAMPLE_RUNS / "relaxations" / "SrTiO3 full relax (ISIF 3)"
+    folder = tmp_path / "osz"
+    folder.mkdir()
+    for name in ("OSZICAR", "CONTCAR"):
+        (folder / name).write_bytes((relax / name).read_bytes())
+    (folder / "INCAR").write_text("NSW = 50\nIBRION = 2\n")
+    run = run_of(folder)
+
+    def no_ase(*_args, **_kw):
+        raise ValueError("ASE was asked")
+
+    monkeypatch.setattr(structures, "ase_images", no_ase)
+    got = read_oszicar(run, run.pick("OSZICAR"), "sigma0")
+    assert got.source == "OSZICAR+CONTCAR" and len(got.structure) == 5
+    with pytest.raises(Reject, match="pymatgen reads it but ASE cannot"):
+        read_oszicar(run, run.pick("OSZICAR"), "sigma0", cross_check=True)

@@ -76,7 +76,7 @@ def ingest_cmd(
         bool,
         typer.Option(
             "--cross-check",
-            help="Compare pymatgen's reading of every vasprun.xml with ASE's (slower; by default only killed, damaged and PSTRESS runs are; OUTCARs always are).",
+            help="Compare pymatgen's reading of every vasprun.xml, CONTCAR and POSCAR with ASE's (slower; by default only PSTRESS runs are; OUTCARs always are, ASE giving their structure).",
         ),
     ] = False,
     formula: Annotated[

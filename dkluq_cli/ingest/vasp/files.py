@@ -178,29 +178,27 @@ def _stat_problem(p: Path) -> str | None:
     return None
 
 
-def _read_all(p: Path, keep: bool) -> tuple[bytes | None, str | None, bytes]:
-    """Decompress the whole of ``p`` once: ``(data or None, cause of failure or None, the
-    last 512 bytes)``."""
+def _read_all(p: Path, keep: bool) -> tuple[bytes | None, str | None]:
+    """Decompress the whole of ``p`` once: ``(data or None, cause of failure or None)``."""
     cause = _stat_problem(p)
     if cause:
-        return None, cause, b""
-    total, chunks, tail = 0, [], b""
+        return None, cause
+    total, chunks = 0, []
     try:
         with open_bytes(p) as fh:
             while chunk := fh.read(1 << 20):
                 total += len(chunk)
-                tail = (tail + chunk)[-512:]
                 if keep:
                     chunks.append(chunk)
     except PermissionError:
-        return None, "not readable (permission denied)", b""
+        return None, "not readable (permission denied)"
     except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
         comp = p.suffix.lstrip(".") if p.suffix in COMPRESSIONS else ""
         what = f"corrupt {comp} data" if comp else "read error"
-        return None, f"{what}: {_one_line(exc)}", b""
+        return None, f"{what}: {_one_line(exc)}"
     if total == 0:
-        return None, "empty after decompression", b""
-    return (b"".join(chunks) if keep else b""), None, tail
+        return None, "empty after decompression"
+    return (b"".join(chunks) if keep else b""), None
 
 
 def probe(path: str | os.PathLike[str]) -> str | None:
@@ -218,10 +216,26 @@ def probe(path: str | os.PathLike[str]) -> str | None:
     return _read_all(Path(path), keep=False)[1]
 
 
-def probe_end(path: str | os.PathLike[str]) -> tuple[str | None, bytes]:
-    """:func:`probe`, and the last 512 bytes of the decompressed stream (``b""`` on failure)."""
-    _, cause, tail = _read_all(Path(path), keep=False)
-    return cause, tail
+def end_of(path: str | os.PathLike[str], size: int = 512) -> tuple[bytes | None, str | None]:
+    """The last ``size`` bytes of a file, without reading the rest of it.
+
+    Returns:
+        ``(bytes, None)``; ``(None, None)`` for a compressed file, whose end is only known once
+        all of it is decompressed; ``(None, cause)`` when :func:`probe` would fail before
+        reading (missing, empty, a FIFO, permission denied).
+    """
+    p = Path(path)
+    cause = _stat_problem(p)
+    if cause or p.suffix in COMPRESSIONS:
+        return None, cause
+    try:
+        with open(p, "rb") as fh:
+            fh.seek(max(0, p.stat().st_size - size))
+            return fh.read(), None
+    except PermissionError:
+        return None, "not readable (permission denied)"
+    except OSError as exc:
+        return None, f"read error: {_one_line(exc)}"
 
 
 def load(path: str | os.PathLike[str]) -> tuple[bytes | None, str | None]:
@@ -230,7 +244,7 @@ def load(path: str | os.PathLike[str]) -> tuple[bytes | None, str | None]:
     Returns:
         ``(decompressed bytes, None)``, or ``(None, cause)`` with :func:`probe`'s cause.
     """
-    return _read_all(Path(path), keep=True)[:2]
+    return _read_all(Path(path), keep=True)
 
 
 def read_text(path: str | os.PathLike[str]) -> str:

@@ -58,13 +58,14 @@ def outcar_end(is_stopped: bool, run_stats: dict) -> str:
     return "ended without 'reached required accuracy'"
 
 
-def read_outcar(run: RunFiles, path: Path, energy_kind: str) -> Parsed:
+def read_outcar(run: RunFiles, path: Path, energy_kind: str, cross_check: bool = False) -> Parsed:
     """Read an OUTCAR with pymatgen (energies, flags) and ASE (structure), compared.
 
     Args:
         run: The run's files (for a CONTCAR/POSCAR when ASE cannot give the structure).
         path: The OUTCAR.
         energy_kind: ``"sigma0"`` or ``"free"``.
+        cross_check: Compare pymatgen's reading of a CONTCAR/POSCAR used with ASE's.
 
     Raises:
         Reject: Unreadable, no complete ionic step, no structure, or the two energies differ.
@@ -98,7 +99,11 @@ def read_outcar(run: RunFiles, path: Path, energy_kind: str) -> Parsed:
     except Exception as exc:  # noqa: BLE001 - the structure then comes from CONTCAR/POSCAR
         logger.debug("%s: ASE cannot read it (%s)", path, _one_line(exc))
         struct_name, structure = neighbour_structure(
-            run, run.suffix_of(path), static, f"ASE cannot read {name} ({_one_line(exc)})"
+            run,
+            run.suffix_of(path),
+            static,
+            f"ASE cannot read {name} ({_one_line(exc)})",
+            cross_check=cross_check,
         )
         source = f"{name}+{struct_name}"
     else:

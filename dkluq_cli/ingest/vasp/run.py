@@ -36,8 +36,8 @@ def read_run(run: RunFiles, energy_kind: str = "sigma0", cross_check: bool = Fal
     Args:
         run: The files found in the folder.
         energy_kind: ``"sigma0"`` (energy(sigma→0)) or ``"free"`` (TOTEN).
-        cross_check: Compare pymatgen's reading of every vasprun.xml with ASE's (OUTCARs are
-            always read by both: pymatgen has no structure for them).
+        cross_check: Compare pymatgen's reading of every vasprun.xml, CONTCAR and POSCAR with
+            ASE's (OUTCARs are always read by both: pymatgen has no structure for them).
 
     Returns:
         A :class:`RunResult` with a row (possibly with convergence problems) or a rejection.
@@ -57,11 +57,8 @@ def read_run(run: RunFiles, energy_kind: str = "sigma0", cross_check: bool = Fal
 def _read_source(
     kind: str, run: RunFiles, path: Path, energy_kind: str, cross_check: bool
 ) -> Parsed:
-    if kind == "vasprun":
-        return read_vasprun(run, path, energy_kind, cross_check)
-    if kind == "OUTCAR":
-        return read_outcar(run, path, energy_kind)
-    return read_oszicar(run, path, energy_kind)
+    reader = {"vasprun": read_vasprun, "OUTCAR": read_outcar}.get(kind, read_oszicar)
+    return reader(run, path, energy_kind, cross_check)
 
 
 def _read_run(run: RunFiles, energy_kind: str, cross_check: bool) -> RunResult:

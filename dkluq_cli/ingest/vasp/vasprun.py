@@ -1,11 +1,12 @@
 """Read a vasprun.xml with pymatgen's ``Vasprun`` (DOS, eigenvalues, projections and POTCAR off).
 
-A file that ends with ``</modeling>`` is parsed once, strictly. One that does not end so, or
-does not parse, is a killed run (the XML stops), a damaged one (it breaks before its end) or not
-a vasprun.xml: :mod:`.xmlcut` finds where it stops being usable, and ``Vasprun`` reads a copy
-cut after the last ionic step whose ``</calculation>`` is in the file (before the damage), so a
-killed or damaged run gives its last *complete* step whatever the installed lxml does with a
-broken chunk.
+A file that may be whole (it ends with ``</modeling>``, or is compressed) is parsed once,
+strictly, and read no other time. One that does not end so, or does not parse, is unreadable
+(a corrupt or empty compressed file), a killed run (the XML stops), a damaged one (it breaks
+before its end) or not a vasprun.xml: :mod:`.xmlcut` finds where it stops being usable, and
+``Vasprun`` reads a copy cut after the last ionic step whose ``</calculation>`` is in the file
+(before the damage), so a killed or damaged run gives its last *complete* step whatever the
+installed lxml does with a broken chunk.
 
 ASE's ``vasp-xml`` reader reads the same steps and is compared (atom count, lattice, energy)
 for every file with ``cross_check``; by default only for runs with PSTRESS set, whose energy the
@@ -20,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from dkluq_cli.ingest.vasp.convergence import nelm_problem, vasprun_ionic
-from dkluq_cli.ingest.vasp.files import RunFiles, _one_line, probe_end
+from dkluq_cli.ingest.vasp.files import RunFiles, _one_line, end_of
 from dkluq_cli.ingest.vasp.parsers import (
     ase_energy,
     ase_images,
+    check_readable,
     compare,
     quiet_call,
 )
@@ -62,14 +64,15 @@ def read_vasprun(run: RunFiles, path: Path, energy_kind: str, cross_check: bool 
     """
     from pymatgen.io.vasp.outputs import Vasprun
 
-    cause, tail = probe_end(path)
+    # the file is read once when it is whole: its end (uncompressed), then pymatgen's parse
+    tail, cause = end_of(path)
     if cause:
         raise Reject(UNREADABLE, f"{path.name}: {cause}")
-    if b"</modeling>" not in tail:  # killed or damaged: no need to try the whole file
+    if tail is not None and b"</modeling>" not in tail:  # killed or damaged: not worth a try
         return _read_incomplete(run, path, energy_kind, cross_check, None)
     try:
         vr = quiet_call(Vasprun, str(path), **_OPTIONS, exception_on_bad_xml=True)
-    except Exception as exc:  # noqa: BLE001 - diagnosed below: damaged or unreadable
+    except Exception as exc:  # noqa: BLE001 - diagnosed below: unreadable, damaged or killed
         return _read_incomplete(run, path, energy_kind, cross_check, exc)
     with_ase = cross_check or _pstress(vr)
     return _parsed(run, path, vr, energy_kind, source=path if with_ase else None)
@@ -82,6 +85,7 @@ def _read_incomplete(
     read its complete steps, or say why there are none."""
     from pymatgen.io.vasp.outputs import Vasprun
 
+    check_readable(path)
     end = xml_end(path)
     if end.complete:  # well-formed XML that pymatgen cannot read
         raise Reject(UNREADABLE, f"{path.name}: pymatgen cannot parse it ({_one_line(exc)})")
