@@ -10,8 +10,9 @@ measurement runs in a fresh interpreter with the same number of workers:
 * pymatgen: ``BorgQueen(VaspToComputedEntryDrone(), number_of_drones=W)`` over the same root
   (reads vasprun.xml only; OUTCAR-only or broken runs give ``None`` or are skipped);
 * dkluq on a local Dask cluster (``scheduler="dask"``, cluster start included);
-* the CLI, ``dkluq ingest TREE -o t.csv --update``: first with no sidecar (a fresh ingest), then
-  again on the unchanged tree; the two tables must be byte-identical.
+* the CLI as a user runs it: a plain ``dkluq ingest TREE -o t.csv`` (which also writes the
+  ``--update`` sidecar), then ``--update`` on the unchanged tree; the outputs must be
+  byte-identical.
 
 Imports are done before the clock starts for the library calls (both libraries' workers are
 forked with them loaded); the CLI timings are wall times of the whole command. Results go to
@@ -49,7 +50,9 @@ SHARED_RUNS = {
     "knbo3": "atomate2/tests/test_data/vasp/KNbO3_ferroelectric/polarization_polar/outputs",
     "nonconv": "custodian/tests/files/nonconv",
 }
-TARGETS = {"vs_borgqueen": 3.0, "update_speedup": 5.0, "dask_over_pool": 1.5}
+TARGETS = {"vs_borgqueen": 1.0, "update_speedup": 5.0, "dask_over_pool": 1.5}
+"""Issue 24: at least as fast as BorgQueen; issue 27: the first ``--update`` after a plain ingest
+several times faster than the plain ingest; the Dask cluster not much slower than the pool."""
 
 
 def template_runs() -> list[Path]:
@@ -99,6 +102,13 @@ def _peak_mb() -> dict:
     return {"peak_rss_mb": round(me, 1), "peak_worker_rss_mb": round(kids, 1)}
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of every child it has waited for (workers, managers)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def child_dkluq(root: str, workers: int, scheduler: str, out: str, cross: bool = False) -> dict:
     """One dkluq ingest in this (fresh) interpreter: read, then write the outputs."""
     from dkluq_cli.ingest.executors import warm_imports
@@ -106,15 +116,16 @@ def child_dkluq(root: str, workers: int, scheduler: str, out: str, cross: bool =
 
     warm_imports()  # before the clock, as BorgQueen's imports are
 
-    t0 = time.perf_counter()
+    c0, t0 = _cpu(), time.perf_counter()
     res = ingest([root], workers=workers, scheduler=scheduler, cross_check=cross)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), _cpu()
     write_outputs(res, output_paths(Path(out) / "t.csv"))
     t2 = time.perf_counter()
     n_rows, n_rej = res.n_rows, res.n_rejected
     res.close()
     return {
         "seconds": t1 - t0,
+        "cpu_seconds": c1 - c0,
         "write_seconds": t2 - t1,
         "rows": n_rows,
         "rejected": n_rej,
@@ -127,7 +138,7 @@ def child_borg(root: str, workers: int) -> dict:
     """One BorgQueen walk in this (fresh) interpreter."""
     from pymatgen.apps.borg.queen import BorgQueen
 
-    t0 = time.perf_counter()
+    c0, t0 = _cpu(), time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         queen = BorgQueen(SafeDrone(), number_of_drones=workers)
@@ -135,11 +146,12 @@ def child_borg(root: str, workers: int) -> dict:
             queen.parallel_assimilate(root)
         else:
             queen.serial_assimilate(root)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
     data = queen.get_data()
     entries = [d for d in data if d is not None]
     return {
         "seconds": wall,
+        "cpu_seconds": cpu,
         "entries": len(entries),
         "none": len(data) - len(entries),
         "accounted": len(entries),
@@ -194,8 +206,22 @@ def _best(kind: str, repeats: int, n: int, **args) -> dict:
             runs.append(_child(kind, **{**args, "out": str(dest)}))
         else:
             runs.append(_child(kind, **args))
+    return _summary(runs, n)
+
+
+def _summary(runs: list[dict], n: int) -> dict:
+    """The fastest of several runs of one measurement, with every wall and CPU time kept; CPU
+    time (all processes) is the least disturbed by other jobs on a shared machine."""
     best = min(runs, key=lambda r: r["seconds"])
-    return {**best, "runs_per_s": n / best["seconds"], "all_seconds": [r["seconds"] for r in runs]}
+    cpu = min(r["cpu_seconds"] for r in runs)
+    return {
+        **best,
+        "runs_per_s": n / best["seconds"],
+        "all_seconds": [r["seconds"] for r in runs],
+        "min_cpu_seconds": cpu,
+        "runs_per_cpu_s": n / cpu,
+        "all_cpu_seconds": [r["cpu_seconds"] for r in runs],
+    }
 
 
 def measure(n: int, workers: int, tmp: Path, *, dask: bool, extra: bool, repeats: int) -> dict:
@@ -213,13 +239,7 @@ def measure(n: int, workers: int, tmp: Path, *, dask: bool, extra: bool, repeats
         out["dkluq"].append(_child("dkluq", **base, out=str(dest), scheduler="processes"))
         out["borgqueen"].append(_child("borg", **base))
     for name in ("dkluq", "borgqueen"):
-        runs = out[name]
-        best = min(runs, key=lambda r: r["seconds"])
-        out[name] = {
-            **best,
-            "runs_per_s": n / best["seconds"],
-            "all_seconds": [r["seconds"] for r in runs],
-        }
+        out[name] = _summary(out[name], n)
     if dask:
         out["dkluq_dask"] = _best(
             "dkluq", 1, n, **base, out=str(tmp / f"dask_{n}"), scheduler="dask"
@@ -240,23 +260,21 @@ def measure(n: int, workers: int, tmp: Path, *, dask: bool, extra: bool, repeats
         shutil.rmtree(like)
     cli = tmp / f"cli_{n}"
     cli.mkdir()
-    fresh = _cli(root, cli / "t.csv", workers, "--update")
+    fresh = _cli(root, cli / "t.csv", workers)
     first = {p.name: p.read_bytes() for p in cli.glob("t.*") if "ingest" not in p.name}
-    again = min(_cli(root, cli / "t.csv", workers, "--update") for _ in range(repeats))
+    update = min(_cli(root, cli / "t.csv", workers, "--update") for _ in range(repeats))
     same = first == {p.name: p.read_bytes() for p in cli.glob("t.*") if "ingest" not in p.name}
-    plain = tmp / f"cli_plain_{n}"
-    plain.mkdir()
-    plain_s = _cli(root, plain / "t.csv", workers)
-    same_as_plain = all((plain / k).read_bytes() == v for k, v in first.items())
     out["cli"] = {
-        "fresh_seconds": plain_s,
-        "fresh_update_seconds": fresh,
-        "unchanged_update_seconds": again,
-        "update_speedup": fresh / again,
-        "update_equals_fresh_bytes": same and same_as_plain,
+        "fresh_seconds": fresh,
+        "update_after_fresh_seconds": update,
+        "update_speedup": fresh / update,
+        "update_equals_fresh_bytes": same,
     }
     out["speed_ratio_dkluq_over_borgqueen"] = (
         out["dkluq"]["runs_per_s"] / out["borgqueen"]["runs_per_s"]
+    )
+    out["cpu_ratio_dkluq_over_borgqueen"] = (
+        out["dkluq"]["runs_per_cpu_s"] / out["borgqueen"]["runs_per_cpu_s"]
     )
     if dask:
         out["dask_over_pool"] = out["dkluq_dask"]["seconds"] / out["dkluq"]["seconds"]
@@ -285,10 +303,12 @@ def _reader_rows(n: int, m: dict, label_suffix: str = "") -> list[str]:
             if "rows" in r
             else f"{r['accounted']} entries ({r['none']} None; other runs skipped silently)"
         )
-        times = ", ".join(f"{t:.2f}" for t in r.get("all_seconds", [r["seconds"]]))
+        times = ", ".join(f"{t:.2f}" for t in r["all_seconds"])
+        cpu = ", ".join(f"{t:.2f}" for t in r["all_cpu_seconds"])
         mem = f"{r['peak_rss_mb']:.0f} / {r['peak_worker_rss_mb']:.0f}"
         rows.append(
-            f"| {n}{label_suffix} | {label} | {times} | {r['runs_per_s']:.0f} | {acc} | {mem} |"
+            f"| {n}{label_suffix} | {label} | {times} | {r['runs_per_s']:.0f} | {cpu}"
+            f" | {r['runs_per_cpu_s']:.0f} | {acc} | {mem} |"
         )
     return rows
 
@@ -303,10 +323,13 @@ def render(result: dict) -> str:
         f" sample tree, in turn (its mix of good, unconverged, killed, OUTCAR-only and empty"
         f" runs); {w} workers for every reader; each timing in a fresh interpreter, the best of"
         f" the runs listed kept (runs/s from it), measured {result['date']} on"
-        f" {result['machine']['cpus']} CPUs shared with other jobs (wall times are noisy).",
+        f" {result['machine']['cpus']} CPUs shared with other jobs (load average"
+        f" {result['machine'].get('load_average', '?')} at the start): wall times are noisy; the"
+        " CPU seconds of every process of a reader (parent, workers, managers) much less so.",
         "",
-        "| runs | reader | seconds (each run) | runs/s | accounted for | peak RSS parent / worker (MB) |",
-        "|---|---|---|---|---|---|",
+        "| runs | reader | wall s (each run) | runs/s | CPU s (each run) | runs per CPU s"
+        " | accounted for | peak RSS parent / worker (MB) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for m in result["sizes"]:
         lines += _reader_rows(m["runs_in_tree"], m)
@@ -323,24 +346,29 @@ def render(result: dict) -> str:
             f"| {n} | Speed ratio dkluq / BorgQueen (runs/s) | {ratio:.2f}× | ≥ {t:g}×"
             f" | {_verdict(ratio, t, True)} |"
         )
+        cpu = m["dkluq"]["runs_per_cpu_s"] / m["borgqueen"]["runs_per_cpu_s"]
+        lines.append(
+            f"| {n} | same, by CPU time (runs per CPU s) | {cpu:.2f}× | ≥ {t:g}×"
+            f" | {_verdict(cpu, t, True)} |"
+        )
         if "like_for_like" in m:
             lk = m["like_for_like"]
             r = lk["dkluq"]["runs_per_s"] / lk["borgqueen"]["runs_per_s"]
+            c = lk["dkluq"]["runs_per_cpu_s"] / lk["borgqueen"]["runs_per_cpu_s"]
             lines.append(
-                f"| {n} | same, on folders both read (complete vasprun.xml) | {r:.2f}× | ≥ {t:g}×"
-                f" | {_verdict(r, t, True)} |"
+                f"| {n} | same, on folders both read (complete vasprun.xml): wall / CPU"
+                f" | {r:.2f}× / {c:.2f}× | ≥ {t:g}× | {_verdict(r, t, True)} / {_verdict(c, t, True)} |"
             )
         cli = m["cli"]
         u = TARGETS["update_speedup"]
         lines.append(
-            f"| {n} | `--update` on the unchanged tree vs the first `--update` (CLI wall"
-            f" {cli['fresh_update_seconds']:.2f} s → {cli['unchanged_update_seconds']:.2f} s;"
-            f" plain ingest {cli['fresh_seconds']:.2f} s) | {cli['update_speedup']:.1f}× |"
-            f" ≥ {u:g}× | {_verdict(cli['update_speedup'], u, True)} |"
+            f"| {n} | first `--update` after a plain ingest vs the plain ingest (CLI wall"
+            f" {cli['fresh_seconds']:.2f} s → {cli['update_after_fresh_seconds']:.2f} s)"
+            f" | {cli['update_speedup']:.1f}× | ≥ {u:g}× | {_verdict(cli['update_speedup'], u, True)} |"
         )
         ok = cli["update_equals_fresh_bytes"]
         lines.append(
-            f"| {n} | `--update` table, extxyz and rejections = fresh ingest, byte for byte"
+            f"| {n} | `--update` table, extxyz and rejections = plain ingest, byte for byte"
             f" | {ok} | True | {'met' if ok else 'MISSED'} |"
         )
         if "dask_over_pool" in m:
@@ -362,7 +390,8 @@ def render(result: dict) -> str:
         "BorgQueen reads only folders with a vasprun.xml and its drone is wrapped to return None"
         " when it raises (unwrapped, one truncated vasprun.xml ends its whole walk); dkluq reads"
         " every folder (OUTCAR-only runs too, with ASE for their structure), checks convergence,"
-        " and cross-checks killed runs with ASE.",
+        " and reads killed and damaged runs up to their last complete step. Both parse"
+        " vasprun.xml with pymatgen's Vasprun (dkluq without DOS, eigenvalues and POTCAR).",
         "",
     ]
     return "\n".join(lines)
@@ -407,12 +436,14 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
+            "load_average": round(os.getloadavg()[0], 1),
             "platform": platform.platform(),
         },
         "targets": TARGETS,
         # the first tree's numbers at the top level too (the layout of earlier results)
         **{k: measured[0][k] for k in ("runs_in_tree", "dkluq", "borgqueen")},
         "speed_ratio_dkluq_over_borgqueen": measured[0]["speed_ratio_dkluq_over_borgqueen"],
+        "cpu_ratio_dkluq_over_borgqueen": measured[0]["cpu_ratio_dkluq_over_borgqueen"],
         "sizes": measured,
     }
     args.out.mkdir(parents=True, exist_ok=True)

@@ -199,13 +199,16 @@ def _ingest(src: Callable[[Ctx], Path], out: Callable[[Ctx], Path] | None = None
     return argv
 
 
+SIDECAR = "table.ingest.jsonl.gz"  # what every ingest read, for the next --update
+
+
 def _ingest_reject(case_id: str, run: str, reason: str, **kw) -> Case:
     return Case(
         case_id,
         _ingest(lambda ctx: _tree(ctx, run)),
         r"no run was accepted \(1 rejected; reasons in .*table\.rejected\.csv\)",
         rejected=reason,
-        allowed=("table.rejected.csv",),
+        allowed=("table.rejected.csv", SIDECAR),
         **kw,
     )
 
@@ -489,35 +492,35 @@ CASES: list[Case] = [
         _ingest(_truncated_gzip_tree),
         r"no run was accepted",
         rejected=r"OUTCAR\.gz: corrupt gz data",
-        allowed=("table.rejected.csv",),
+        allowed=("table.rejected.csv", SIDECAR),
     ),
     Case(
         "ingest-energy-lines-destroyed",
         _ingest(_no_energy_tree),
         r"no run was accepted",
         rejected=r"OUTCAR",
-        allowed=("table.rejected.csv",),
+        allowed=("table.rejected.csv", SIDECAR),
     ),
     Case(
         "ingest-symlink-loop",
         _ingest(_loop_tree),
         r"no run was accepted",
         rejected=r"symbolic link loop",
-        allowed=("table.rejected.csv",),
+        allowed=("table.rejected.csv", SIDECAR),
     ),
     Case(
         "ingest-dangling-symlink",
         _ingest(_dangling_tree),
         r"no run was accepted",
         rejected=r"broken symbolic link",
-        allowed=("table.rejected.csv",),
+        allowed=("table.rejected.csv", SIDECAR),
     ),
     Case(
         "ingest-fifo-named-outcar",
         _ingest(_fifo_tree),
         r"no run was accepted",
         rejected=r"OUTCAR: not a regular file",
-        allowed=("table.rejected.csv",),
+        allowed=("table.rejected.csv", SIDECAR),
     ),
     Case(
         "ingest-empty-tree",
@@ -552,7 +555,13 @@ CASES: list[Case] = [
         r"^$",
         code=0,
         rejected=r"(OUTCAR|vasprun\.xml)",
-        allowed=("table.csv", "table.extxyz", "table.rejected.csv", "table.reference.vasp"),
+        allowed=(
+            "table.csv",
+            "table.extxyz",
+            "table.rejected.csv",
+            SIDECAR,
+            "table.reference.vasp",
+        ),
     ),
     # ---- scan / suggest / eos (skipped while the subcommand is missing or a stub)
     Case("scan-model-truncated", _analysis("scan", "truncated"), r"truncated"),

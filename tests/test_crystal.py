@@ -18,7 +18,7 @@ from dkluq_cli.crystal.structure_io import (
     read_structure,
     write_poscar,
 )
-from dkluq_cli.crystal.table_reference import reference_from_sidecar
+from dkluq_cli.crystal.table_reference import reference_for_table
 from dkluq_cli.errors import InputError, TableError
 from tests.conftest import REPO
 from tests.stub_model import POSCAR_TEXT
@@ -103,22 +103,22 @@ def test_write_poscar_round_trip(tmp_path):
     assert again.species == crystal.species
 
 
-def test_reference_from_sidecar(tmp_path, caplog):
+def test_reference_for_table(tmp_path, caplog):
     from ase.io import write
 
     table = tmp_path / "table.csv"
-    assert reference_from_sidecar(table, "SrTiO3") is None
+    assert reference_for_table(table, "SrTiO3") is None
     atoms = read_structure(_write(tmp_path / "POSCAR", POSCAR_TEXT)).to_ase_atoms()
     write(table.with_suffix(".extxyz"), atoms, format="extxyz")
-    ref = reference_from_sidecar(table, None)
+    ref = reference_for_table(table, None)
     assert ref.formula == "SrTiO3" and ref.source == "table.extxyz"
     assert ref.lattice == pytest.approx([3.95] * 3 + [90] * 3)
     assert ref.species == ("Sr", "Ti", "O", "O", "O")
-    assert reference_from_sidecar(table, "BaTiO3") is None  # no crystal of that composition
+    assert reference_for_table(table, "BaTiO3") is None  # no crystal of that composition
     table.with_suffix(".extxyz").write_text("garbage\n")
     with caplog.at_level(logging.WARNING, logger="dkluq_cli"):
-        assert reference_from_sidecar(table, None) is None
-    assert any("ignoring unreadable sidecar" in r.getMessage() for r in caplog.records)
+        assert reference_for_table(table, None) is None
+    assert any("ignoring unreadable structures file" in r.getMessage() for r in caplog.records)
 
 
 def test_check_single_composition():

@@ -1,4 +1,4 @@
-"""The ingest CSV writer writes what pandas' ``to_csv`` writes, without importing pandas."""
+"""The ingest CSV writer, streaming rows to pandas in chunks, writes what one ``to_csv`` writes."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ cells = st.one_of(
 
 
 @settings(max_examples=80, deadline=None)
-@given(rows=st.lists(st.tuples(cells, cells, cells), max_size=8))
-def test_csv_writer_equals_pandas(tmp_path_factory, rows):
+@given(rows=st.lists(st.tuples(cells, cells, cells), max_size=8), chunk=st.integers(1, 4))
+def test_csv_writer_equals_pandas(tmp_path_factory, rows, chunk):
     import pandas as pd
 
     from dkluq_cli.ingest.pipeline import write_csv
@@ -24,7 +24,7 @@ def test_csv_writer_equals_pandas(tmp_path_factory, rows):
     typed = [(float(a) if not isinstance(a, str) else 0.5, str(b), c is True) for a, b, c in rows]
     dicts = [dict(zip("xyz", r, strict=True)) for r in typed]
     folder = tmp_path_factory.mktemp("csv")
-    write_csv(folder / "mine.csv", list("xyz"), dicts, force=False)
+    write_csv(folder / "mine.csv", list("xyz"), dicts, force=False, chunk_rows=chunk)
     pd.DataFrame(dicts, columns=list("xyz")).to_csv(
         folder / "pandas.csv", index=False, lineterminator="\n"
     )

@@ -132,3 +132,13 @@ def test_cli_update_replaces_outputs_without_force(tree, tmp_path, invoke):
     assert invoke("ingest", tree, "-o", other.table, "-j", "1").exit_code == 0
     for a, b in [(out, other.table), (out.with_suffix(".extxyz"), other.extxyz)]:
         assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_plain_ingest_leaves_what_the_first_update_reuses(tree, tmp_path, invoke):
+    out = tmp_path / "t.csv"
+    assert invoke("ingest", tree, "-o", out, "-j", "1").exit_code == 0
+    assert sidecar_path(out).is_file()
+    result = invoke("ingest", tree, "-o", out, "-j", "1", "--update")
+    assert result.exit_code == 0, result.output
+    err = plain(result.stderr)
+    assert "reused (files unchanged) 39" in err and "read (new or changed) 0" in err

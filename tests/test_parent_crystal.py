@@ -13,7 +13,7 @@ from pymatgen.core import Lattice, Structure
 from dkluq_cli.crystal.parent import parent_crystal
 from dkluq_cli.crystal.point_group import PointGroup, cubic_perovskite
 from dkluq_cli.crystal.structure_io import read_poscar
-from dkluq_cli.crystal.table_reference import reference_file, reference_from_sidecar
+from dkluq_cli.crystal.table_reference import reference_file, reference_for_table
 from tests.conftest import SAMPLE
 
 
@@ -94,6 +94,6 @@ def test_old_ingest_without_reference_file_rebuilds_the_parent(tmp_path):
     table = tmp_path / "old.csv"
     pd.DataFrame({"a": [1.0]}).to_csv(table, index=False)
     write(table.with_suffix(".extxyz"), [s.to_ase_atoms() for s in runs], format="extxyz")
-    crystal = reference_from_sidecar(table, "SrTiO3")
+    crystal = reference_for_table(table, "SrTiO3")
     assert crystal is not None and crystal.point_group == "m-3m"
     assert crystal.source == "old.extxyz"

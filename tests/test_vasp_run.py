@@ -3,8 +3,8 @@
 Every fixture is generated in ``tmp_path`` from ``sample_data/vasp_runs`` (a 6-step SrTiO3
 relaxation with vasprun.xml, OUTCAR, OSZICAR, CONTCAR, POSCAR, and a static run): truncated,
 emptied, garbled or edited copies. Each case checks the category and reason, the value read where
-there is one, and that the single-pass readers and ``cross_check=True`` (pymatgen and ASE on
-every file) give the same result.
+there is one, and that the default reading and ``cross_check=True`` (ASE compared with pymatgen
+on every vasprun.xml and CONTCAR) give the same result.
 """
 
 from __future__ import annotations

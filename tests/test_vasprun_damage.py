@@ -13,9 +13,9 @@ import warnings
 
 import pytest
 
-from dkluq_cli.ingest.vasp import crosscheck, vasprun, xmlcut
+from dkluq_cli.ingest.vasp import vasprun, xmlcut
 from dkluq_cli.ingest.vasp.files import RunFiles
-from dkluq_cli.ingest.vasp.result import Reject, Unsure
+from dkluq_cli.ingest.vasp.result import Reject
 from tests.conftest import SAMPLE
 
 RELAX = SAMPLE / "vasp_runs" / "relaxations" / "SrTiO3 full relax (ISIF 3)" / "vasprun.xml"
@@ -41,10 +41,10 @@ def _damaged(src: bytes, step: int) -> tuple[bytes, int]:
     return src[:at] + b"x" + src[at + 1 :], src[:at].count(b"\n") + 1
 
 
-def _read(reader, path):
+def _read(path, cross_check: bool = False):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return reader(_run(path), path, "sigma0")
+        return vasprun.read_vasprun(_run(path), path, "sigma0", cross_check)
 
 
 @pytest.mark.parametrize("step", [2, 4, 6])
@@ -60,10 +60,13 @@ def test_damaged_file_is_read_up_to_its_break(tmp_path, step, gz):
     assert not end.complete
     assert where.startswith(f"line {line} (")
     assert text[offset:].lstrip(b" ").startswith(b"xi name=")  # the damaged line
-    with pytest.raises(Unsure, match="malformed before its end"):
-        _read(vasprun.read_vasprun_fast, path)
-
-    got = _read(crosscheck.read_vasprun_checked, path)
+    got = _read(path)
+    checked = _read(path, cross_check=True)
+    assert (got.energy, got.n_steps, got.problems) == (
+        checked.energy,
+        checked.n_steps,
+        checked.problems,
+    )
     assert got.n_steps == text[:offset].count(b"</calculation>") == step - 1
     assert not got.conv_ion
     assert any(f"damaged at line {line}" in p for p in got.problems)
@@ -71,7 +74,7 @@ def test_damaged_file_is_read_up_to_its_break(tmp_path, step, gz):
     cut = tmp_path / "cut" / "vasprun.xml"
     cut.parent.mkdir()
     cut.write_bytes(text[:offset])
-    killed = _read(crosscheck.read_vasprun_checked, cut)
+    killed = _read(cut)
     assert (got.energy, got.n_steps) == (killed.energy, killed.n_steps)
     assert got.structure.lattice.parameters == killed.structure.lattice.parameters
 
@@ -81,7 +84,7 @@ def test_damage_in_the_first_step_leaves_no_step(tmp_path):
     path = tmp_path / "vasprun.xml"
     path.write_bytes(text)
     with pytest.raises(Reject, match=rf"no complete ionic step \(damaged at line {line} "):
-        _read(crosscheck.read_vasprun_checked, path)
+        _read(path)
 
 
 def test_complete_and_truncated_files_do_not_break(tmp_path):
@@ -98,11 +101,12 @@ def test_truncated_inside_a_step_counts_only_complete_steps(tmp_path):
     kept = partial = 0
     for k in range(len(src) // 4, len(src), 97):
         path.write_bytes(src[:k])
-        try:
-            got = _read(vasprun.read_vasprun_fast, path)
-        except Unsure:
-            continue
         complete = src[:k].count(b"</calculation>")
+        try:
+            got = _read(path)
+        except Reject as rej:
+            assert complete == 0 and "no complete ionic step" in rej.reason, k
+            continue
         assert got.n_steps == complete, k
         kept += 1
         partial += src[:k].count(b"<calculation>") > complete
@@ -132,3 +136,21 @@ def test_last_step_end_across_chunks(tmp_path, monkeypatch, chunk):
     assert xmlcut.last_step_end(path, limit=ends[0] - 1) is None
     with xmlcut.steps_copy(path, limit=ends[-1]) as cut:
         assert cut.read_bytes() == data[: ends[-1]]
+
+
+def test_damage_the_parser_reports_only_at_the_end_is_found(tmp_path):
+    """An attribute cut short inside the last step (a write that resumed elsewhere): the parser
+    holds the error back until the data ends, and the file is still read up to the damage."""
+    src = RELAX.read_bytes()
+    last = src.rindex(b"<calculation>")
+    at = src.rindex(b'<i name="e_0_energy">', last, src.rindex(b"</scstep>")) + len(b'<i name="e_0')
+    text = src[:at] + src[src.index(b"</scstep>", at) :]
+    path = tmp_path / "vasprun.xml"
+    path.write_bytes(text)
+    line = text[:at].count(b"\n") + 1
+    end = xmlcut.xml_end(path)
+    assert not end.complete and end.broken is not None
+    assert end.broken[1].startswith(f"line {line} (")
+    got = _read(path)
+    assert got.n_steps == src.count(b"</calculation>") - 1
+    assert any(f"damaged at line {line}" in p for p in got.problems)

@@ -5,7 +5,7 @@ One rule for all three commands, in order of precedence:
 1. ``--reference POSCAR``: the reference crystal's lattice parameters (and its atoms, for
    ``suggest``'s POSCARs and ``eos``'s atoms per cell);
 2. else the model's stored reference crystal (written by ``dkluq train`` when the training table
-   had an ingest ``.extxyz`` sidecar);
+   came from ``dkluq ingest``, which finds the campaign's parent crystal);
 3. else the **centre of the training domain**, the midpoint ``(min + max) / 2`` of each
    parameter's training range (:func:`dkluq_cli.analysis.lattice_model.domain_centre`), not the training mean.
 
@@ -149,7 +149,7 @@ def require_atoms(centre: Centre) -> Crystal:
     if centre.crystal is not None:
         return centre.crystal
     raise DkluqError(
-        "the model stores no reference crystal (its table had no ingest .extxyz sidecar), so "
+        "the model stores no reference crystal (its table did not come from dkluq ingest), so "
         "there are no atoms to put into the POSCARs",
         hint="pass --reference POSCAR (species and fractional coordinates are taken from it)",
     )

@@ -2,9 +2,9 @@
 
 The one module that reads a model's stored metadata about its lattice: the training domain
 (per-feature ranges and the σ limit of ``in_domain``, :mod:`dkluq_cli.uq.domain`), the
-reference crystal (a :class:`~dkluq_cli.crystal.crystal.Crystal`, when the training table had an ingest
-sidecar) and the formula it was trained on. ``scan``, ``suggest``, ``eos`` and ``predict`` ask
-here; they never open those fields themselves.
+reference crystal (a :class:`~dkluq_cli.crystal.crystal.Crystal`, when one was known) and the
+formula it was trained on. ``scan``, ``suggest``, ``eos`` and ``predict`` ask here; they never
+open those fields themselves.
 
 Also the feature checks of the lattice commands: ``suggest`` and ``eos`` need the six lattice
 parameters in order (:func:`check_lattice_features`), ``scan`` the six in any order, optionally

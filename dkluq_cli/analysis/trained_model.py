@@ -206,7 +206,7 @@ def train(
         table: A CSV/Parquet file or a DataFrame with the feature and target columns.
         output: Run folder to write (``model.pt``, metrics, splits ...); None writes nothing.
         reference: The reference crystal: a structure file, pymatgen ``Structure`` or ASE
-            ``Atoms``; default the ingest sidecar's (``<table>.extxyz``).
+            ``Atoms``; default the parent crystal ingest left beside the table (``<table>.reference.vasp``).
         force: Replace an existing run folder.
         split_file: JSON with ``train``/``val``/``test`` row indices.
         resume: An interrupted run folder to continue (``table`` and ``options`` then come

@@ -63,7 +63,7 @@ def ingest_cmd(
         bool,
         typer.Option(
             "--update",
-            help="Re-read only new or changed runs; reuse the others from <stem>.ingest.jsonl.gz (written next to the table). Same files as a fresh ingest.",
+            help="Re-read only new or changed runs; reuse the others from <stem>.ingest.jsonl.gz (which every ingest writes next to the table). Same files as a fresh ingest.",
         ),
     ] = False,
     scheduler: Annotated[
@@ -77,9 +77,16 @@ def ingest_cmd(
         bool,
         typer.Option(
             "--cross-check",
-            help="Read every vasprun.xml and OUTCAR with both pymatgen and ASE and compare (slower; by default only files the fast reader is unsure of are).",
+            help="Compare pymatgen's reading of every vasprun.xml, CONTCAR and POSCAR with ASE's (slower; by default only PSTRESS runs are; OUTCARs always are, ASE giving their structure).",
         ),
     ] = False,
+    formula: Annotated[
+        Optional[str],
+        typer.Option(
+            "--formula",
+            help="Keep the runs of this composition only (e.g. SrTiO3; any multiple of it); the others are rejected with category 'composition'.",
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
 ) -> None:
     """Read VASP runs (vasprun.xml, OUTCAR, OSZICAR, CONTCAR) into one table of a, b, c, α, β, γ and energy."""
@@ -102,7 +109,8 @@ def ingest_cmd(
             progress=bar.update,
             scheduler=scheduler,
             cross_check=cross_check,
-            reuse=out_paths.sidecar,
+            reuse=out_paths.sidecar if update else None,
+            formula=formula,
         )
     finally:
         bar.stop()

@@ -124,7 +124,7 @@ def train_cmd(
         one_of(SYMMETRIES),
         typer.Option(
             help="Use the reference crystal's point group (auto: when the crystal is known "
-            "from the ingest sidecar or --reference) or not (off).",
+            "from dkluq ingest's table.reference.vasp or --reference) or not (off).",
             rich_help_panel=EXACT,
         ),
     ] = _D.symmetry,
@@ -133,7 +133,7 @@ def train_cmd(
         typer.Option(
             help="Structure file (POSCAR, CIF, ...) of the reference crystal (its lattice centres "
             "the strain; its point group makes symmetric cells predict alike); default the "
-            "ingest sidecar's.",
+            "parent crystal dkluq ingest wrote beside the table (table.reference.vasp).",
             readable=False,
         ),
     ] = None,

@@ -78,7 +78,7 @@ def _crystal_line(crystal) -> str:
     """Which reference crystal the model uses, or how to give one."""
     if not crystal:
         return (
-            "reference crystal: none (no --reference and no ingest sidecar beside the table), "
+            "reference crystal: none (no --reference, and no crystal from dkluq ingest beside the table), "
             "so no symmetry; give one with --reference POSCAR"
         )
     group = f", point group {crystal['point_group']}" if crystal.get("point_group") else ""

@@ -34,7 +34,7 @@ def write_reference(parent: ParentCrystal, path: Path) -> Path:
     )
 
 
-def reference_from_sidecar(table: Path, formula: str | None) -> Crystal | None:
+def reference_for_table(table: Path, formula: str | None) -> Crystal | None:
     """The reference crystal ``dkluq ingest`` left beside ``table``, if any.
 
     The parent-crystal POSCAR (:func:`reference_file`; the one of ``formula`` first), else the
@@ -60,17 +60,17 @@ def reference_from_sidecar(table: Path, formula: str | None) -> Crystal | None:
     return None if parent is None else parent.crystal
 
 
-def _parent_from_frames(sidecar: Path, formula: str | None) -> ParentCrystal | None:
+def _parent_from_frames(frames_file: Path, formula: str | None) -> ParentCrystal | None:
     """The parent crystal of an ingest ``.extxyz``'s frames of ``formula`` (all frames when
     None and they share one composition)."""
-    if not sidecar.is_file():
+    if not frames_file.is_file():
         return None
     try:
         from ase.io import read
 
-        frames = read(sidecar, index=":")
-    except Exception as exc:  # noqa: BLE001 - any parser failure means "no usable sidecar"
-        logger.warning("ignoring unreadable sidecar %s (%s)", sidecar, exc)
+        frames = read(frames_file, index=":")
+    except Exception as exc:  # noqa: BLE001 - any parser failure means "no usable structures"
+        logger.warning("ignoring unreadable structures file %s (%s)", frames_file, exc)
         return None
     from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -82,4 +82,4 @@ def _parent_from_frames(sidecar: Path, formula: str | None) -> ParentCrystal | N
         structures.append(structure)
         energies.append(float(atoms.info.get("energy_eV", np.nan)))
     have_energies = bool(energies) and bool(np.all(np.isfinite(energies)))
-    return parent_crystal(structures, sidecar.name, energies if have_energies else None)
+    return parent_crystal(structures, frames_file.name, energies if have_energies else None)

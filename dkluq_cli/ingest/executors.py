@@ -47,18 +47,14 @@ def read_chunk(runs: list[RunFiles], energy_kind: str, cross_check: bool) -> lis
     Returns:
         One JSON string per run, in order (:func:`dkluq_cli.ingest.store.encode`).
     """
-    # imported here: a walk whose runs are all reused (--update) never loads the readers
-
     return [encode(read_run(run, energy_kind, cross_check)) for run in runs]
 
 
 def warm_imports() -> None:
     """Import what the readers use, so forked workers start with it loaded."""
-    import ase.io.extxyz
-    import ase.io.vasp  # noqa: F401
-    import lxml.etree  # noqa: F401
-    import pymatgen.core
-    import pymatgen.io.ase  # noqa: F401
+    import ase.io.vasp
+    import ase.io.vasp_parsers.vasp_outcar_parsers  # noqa: F401
+    import pymatgen.io.vasp.outputs  # noqa: F401
 
 
 class InProcess:

@@ -3,15 +3,15 @@
 Outputs for ``-o table.csv``: ``table.csv`` (or ``.parquet``; see
 :data:`dkluq_cli.ingest.vasp.result.ROW_COLUMNS`: lengths in Å, angles in degrees, volume in Å³,
 energies in eV and eV/atom), ``table.extxyz`` (the final structure of each accepted run, with
-``run`` in each frame's info) and ``table.rejected.csv`` (``run, source, category, reason``).
-With ``update``, also ``table.ingest.jsonl.gz`` (:mod:`dkluq_cli.ingest.update_cache`), from which the
-next ``--update`` reuses every run whose files did not change. Rows are sorted by ``run``, so
+``run`` in each frame's info), ``table.rejected.csv`` (``run, source, category, reason``) and
+``table.ingest.jsonl.gz`` (:mod:`dkluq_cli.ingest.update_cache`), from which the next
+``--update`` reuses every run whose files did not change. Rows are sorted by ``run``, so
 re-running over the same tree, reusing runs or not, on any scheduler, gives byte-identical files.
+:func:`write_outputs` writes them all.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from collections import Counter
@@ -29,7 +29,7 @@ from dkluq_cli.data.table import write_table
 from dkluq_cli.errors import DkluqError, InputError
 from dkluq_cli.ingest.dispatch import ProgressFn, ReadSettings, ReadStats, read_tree
 from dkluq_cli.ingest.executors import check_scheduler
-from dkluq_cli.ingest.store import ResultStore
+from dkluq_cli.ingest.store import ResultStore, Selection
 from dkluq_cli.ingest.update_cache import header, read_sidecar, sidecar_path, write_sidecar
 from dkluq_cli.ingest.vasp.result import ENERGY_KINDS, ROW_COLUMNS
 from dkluq_cli.ingest.walk import discover
@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 REJECTED_COLUMNS: tuple[str, ...] = ("run", "source", "category", "reason")
 CSV_CHUNK_ROWS = 2_000
-"""Rows formatted at a time when writing a CSV file."""
+"""Rows handed to pandas at a time when writing a CSV file."""
 
 
 class NothingAcceptedError(DkluqError):
@@ -47,13 +47,23 @@ class NothingAcceptedError(DkluqError):
 
 @dataclass
 class OutputPaths:
-    """The files ingest writes (``sidecar`` only with ``--update``; ``reference`` when the
-    accepted runs share one composition)."""
+    """The files ingest writes.
+
+    Attributes:
+        table: ``table.csv`` or ``table.parquet``.
+        extxyz: ``table.extxyz``.
+        rejected: ``table.rejected.csv``.
+        sidecar: ``table.ingest.jsonl.gz``, written by every ingest, read by ``--update``.
+        update: Replace the outputs of a previous ingest without ``--force``.
+        reference: ``table.reference.vasp``, the parent crystal, written when the accepted
+            runs share one composition.
+    """
 
     table: Path
     extxyz: Path
     rejected: Path
-    sidecar: Path | None = None
+    sidecar: Path
+    update: bool = False
     reference: Path | None = None
 
 
@@ -62,17 +72,18 @@ def output_paths(output: str | os.PathLike[str], *, update: bool = False) -> Out
 
     Args:
         output: ``table.csv`` or ``table.parquet``.
-        update: Also name the ``--update`` sidecar.
+        update: The outputs of a previous ingest are to be replaced (``--update``).
 
     Returns:
-        ``table.csv``, ``table.extxyz``, ``table.rejected.csv`` (and ``table.ingest.jsonl.gz``).
+        ``table.csv``, ``table.extxyz``, ``table.rejected.csv`` and ``table.ingest.jsonl.gz``.
     """
     table = Path(output)
     return OutputPaths(
         table,
         table.with_suffix(".extxyz"),
         table.with_name(f"{table.stem}.rejected.csv"),
-        sidecar_path(table) if update else None,
+        sidecar_path(table),
+        update,
         reference_file(table),
     )
 
@@ -82,13 +93,16 @@ def check_outputs(
 ) -> OutputPaths:
     """Check all outputs can be written, before any parsing (``update`` may replace them).
 
+    The sidecar is a record of what was read, not a result: it is always replaced.
+
     Raises:
         OutputError: One exists (without ``force`` or ``update``) or the folder is not writable.
     """
     paths = output_paths(output, update=update)
-    for p in (paths.table, paths.extxyz, paths.rejected, paths.sidecar, paths.reference):
+    for p in (paths.table, paths.extxyz, paths.rejected, paths.reference):
         if p is not None:
             check_writable(p, force=force or update)
+    check_writable(paths.sidecar, force=True)
     return paths
 
 
@@ -99,7 +113,7 @@ class IngestResult:
     Attributes:
         store: The records (outputs are streamed from it).
         energy_kind: ``"sigma0"`` or ``"free"``.
-        include_unconverged: Whether unconverged runs are rows.
+        keep: Which readings are rows (unconverged ones? one composition?).
         stats: Runs found, reused, read; tree problems; where they were read.
         sidecar_header: What the ``--update`` sidecar records the results depend on.
         warnings: One-line warnings for the user (e.g. mixed compositions).
@@ -107,14 +121,14 @@ class IngestResult:
 
     store: ResultStore
     energy_kind: str
-    include_unconverged: bool
+    keep: Selection
     stats: ReadStats
     sidecar_header: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
 
     @cached_property
     def _counts(self) -> tuple[int, Counter, Counter]:
-        return self.store.counts(self.include_unconverged)
+        return self.store.counts(self.keep)
 
     @property
     def n_rows(self) -> int:
@@ -139,7 +153,7 @@ class IngestResult:
     @property
     def rows(self) -> list[dict[str, Any]]:
         """Accepted rows, sorted by run."""
-        return [row for row, _ in self.store.rows(self.include_unconverged)]
+        return [row for row, _ in self.store.rows(self.keep)]
 
     @property
     def frames(self) -> list[Any]:
@@ -148,7 +162,7 @@ class IngestResult:
 
         import ase.io
 
-        text = "".join(xyz for _, xyz in self.store.rows(self.include_unconverged))
+        text = "".join(xyz for _, xyz in self.store.rows(self.keep))
         return ase.io.read(io.StringIO(text), index=":", format="extxyz") if text else []
 
     @cached_property
@@ -167,11 +181,30 @@ class IngestResult:
     @property
     def rejected(self) -> list[dict[str, str]]:
         """Rejected ``{run, source, category, reason}``, sorted by run."""
-        return list(self.store.rejected(self.include_unconverged))
+        return list(self.store.rejected(self.keep))
 
     def close(self) -> None:
         """Remove the temporary store."""
         self.store.close()
+
+
+def reduced_formula(formula: str) -> str:
+    """``formula`` as pymatgen's reduced formula (``"Sr2Ti2O6"`` → ``"SrTiO3"``).
+
+    Raises:
+        InputError: Not a chemical formula.
+    """
+    from pymatgen.core.composition import Composition
+
+    try:
+        comp = Composition(formula)
+    except (ValueError, KeyError, TypeError):
+        comp = None
+    if comp is None or not comp.valid or not comp.reduced_formula:
+        raise InputError(
+            f"--formula {formula!r} is not a chemical formula", hint="give one like SrTiO3"
+        )
+    return comp.reduced_formula
 
 
 def ingest(
@@ -184,6 +217,7 @@ def ingest(
     scheduler: str = "processes",
     cross_check: bool = False,
     reuse: str | os.PathLike[str] | None = None,
+    formula: str | None = None,
 ) -> IngestResult:
     """Walk ``paths``, read every run, split accepted rows from rejected runs.
 
@@ -196,12 +230,14 @@ def ingest(
         scheduler: ``"processes"``, ``"dask"`` or a Dask scheduler address.
         cross_check: Read every file with both pymatgen and ASE.
         reuse: An ``--update`` sidecar; runs whose files are unchanged are taken from it.
+        formula: Keep the runs of this composition only (any formula of it: ``Sr2Ti2O6``);
+            the others are rejected with category ``composition``.
 
     Returns:
         The :class:`IngestResult` (call :meth:`IngestResult.close` when done).
 
     Raises:
-        InputError: No paths, a path missing, or an unknown energy kind.
+        InputError: No paths, a path missing, an unknown energy kind, or a bad formula.
         SchedulerError: The scheduler cannot be used.
     """
     if energy_kind not in ENERGY_KINDS:
@@ -211,6 +247,7 @@ def ingest(
     if not paths:
         raise InputError("no input paths given", hint="give folders of VASP runs")
     check_scheduler(scheduler)
+    keep = Selection(include_unconverged, None if formula is None else reduced_formula(formula))
     found = discover(paths)
     head = header(energy_kind, cross_check)
     store = ResultStore()
@@ -230,19 +267,20 @@ def ingest(
         stats.executor,
         stats.problems,
     )
-    out = IngestResult(store, energy_kind, include_unconverged, stats, head)
+    out = IngestResult(store, energy_kind, keep, stats, head)
     comps = out.compositions
     if len(comps) > 1:
         listing = ", ".join(f"{f} ({n})" for f, n in sorted(comps.items()))
         out.warnings.append(
             f"the table mixes {len(comps)} compositions: {listing}; a model is trained per"
-            " composition, so split the table (or ingest each system's folder) before training"
+            f" composition: --formula keeps one (e.g. --formula {comps.most_common(1)[0][0]})"
         )
     return out
 
 
 def write_outputs(result: IngestResult, paths: OutputPaths, *, force: bool = False) -> list[Path]:
-    """Write the rejected CSV (and the sidecar), and the table and extxyz when any run was accepted.
+    """Write every output: the rejected CSV and the sidecar, then the table and extxyz when any
+    run was accepted.
 
     Args:
         result: From :func:`ingest`.
@@ -253,39 +291,40 @@ def write_outputs(result: IngestResult, paths: OutputPaths, *, force: bool = Fal
         The files written.
 
     Raises:
-        NothingAcceptedError: No run was accepted (after writing the rejected CSV).
+        NothingAcceptedError: No run was accepted (after writing the rejected CSV and sidecar).
     """
-    replace = force or paths.sidecar is not None
-    written: list[Path] = []
-    write_csv(
-        paths.rejected,
-        REJECTED_COLUMNS,
-        result.store.rejected(result.include_unconverged),
-        force=replace,
-    )
-    written.append(paths.rejected)
-    if paths.sidecar is not None:
-        write_sidecar(paths.sidecar, result.sidecar_header, result.store.records())
-        written.append(paths.sidecar)
+    replace = force or paths.update
+    keep = result.keep
+    write_csv(paths.rejected, REJECTED_COLUMNS, result.store.rejected(keep), force=replace)
+    write_sidecar(paths.sidecar, result.sidecar_header, result.store.records())
+    written = [paths.rejected, paths.sidecar]
     if not result.n_rows:
         raise NothingAcceptedError(
             f"no run was accepted ({result.n_rejected} rejected; reasons in {paths.rejected})",
-            hint="see the reasons; --include-unconverged keeps unconverged runs",
+            hint=_nothing_hint(result),
         )
     _write_table(result, paths.table, force=replace)
-    written.append(paths.table)
     with atomic_write(paths.extxyz, force=replace) as tmp, open(tmp, "w", encoding="utf-8") as fh:
-        for _, xyz in result.store.rows(result.include_unconverged):
+        for _, xyz in result.store.rows(keep):
             fh.write(xyz)
-    written.append(paths.extxyz)
+    written = [*written, paths.table, paths.extxyz]
     parent = result.parent
     if parent is not None and paths.reference is not None:
         written.append(write_reference(parent, paths.reference))
     return written
 
 
+def _nothing_hint(result: IngestResult) -> str:
+    if result.keep.formula is not None:
+        found = result.store.counts(Selection(result.keep.include_unconverged))[2]
+        if found:
+            listing = ", ".join(f"{f} ({n})" for f, n in sorted(found.items()))
+            return f"no run is {result.keep.formula}; the runs read are {listing}"
+    return "see the reasons; --include-unconverged keeps unconverged runs"
+
+
 def _write_table(result: IngestResult, path: Path, *, force: bool) -> None:
-    rows = (row for row, _ in result.store.rows(result.include_unconverged))
+    rows = (row for row, _ in result.store.rows(result.keep))
     if path.suffix.lower() == ".parquet":
         import pandas as pd
 
@@ -294,23 +333,22 @@ def _write_table(result: IngestResult, path: Path, *, force: bool) -> None:
     write_csv(path, ROW_COLUMNS, rows, force=force)
 
 
-def _cell(value: Any) -> str:
-    """A value as pandas' ``to_csv`` writes it (floats shortest round-trip, missing empty)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
 def write_csv(
-    path: Path, columns: Sequence[str], rows: Iterable[dict[str, Any]], *, force: bool
+    path: Path,
+    columns: Sequence[str],
+    rows: Iterable[dict[str, Any]],
+    *,
+    force: bool,
+    chunk_rows: int = CSV_CHUNK_ROWS,
 ) -> None:
-    """Write ``rows`` as CSV, streamed, byte for byte as pandas' ``to_csv(index=False,
-    lineterminator="\\n")`` writes them (``csv`` quoting, UTF-8), atomically."""
+    """Write ``rows`` as CSV with pandas (``to_csv(index=False, lineterminator="\\n")``),
+    ``chunk_rows`` rows at a time, atomically."""
+    import pandas as pd
+
     rows = iter(rows)
     with atomic_write(path, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(columns)
-        for chunk in iter(lambda: list(islice(rows, CSV_CHUNK_ROWS)), []):
-            writer.writerows([_cell(row.get(c)) for c in columns] for row in chunk)
+        first = True
+        while (chunk := list(islice(rows, chunk_rows))) or first:
+            frame = pd.DataFrame(chunk, columns=list(columns))
+            frame.to_csv(fh, index=False, header=first, lineterminator="\n")
+            first = False

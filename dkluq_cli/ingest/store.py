@@ -16,10 +16,11 @@ import tempfile
 import weakref
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dkluq_cli.ingest.vasp.result import RunResult
+from dkluq_cli.ingest.vasp.result import COMPOSITION, RunResult
 
 Record = tuple[str, str, str, str, int, str, "str | None", "str | None"]
 """``(run, source, category, reason, unconverged, formula, row JSON, extxyz frame)``."""
@@ -31,7 +32,32 @@ CREATE TABLE results (
 );
 CREATE TABLE cache (run BLOB PRIMARY KEY, sig TEXT, record TEXT);
 """
-_ACCEPTED = "row IS NOT NULL AND (unconverged = 0 OR :inc)"
+_OTHER_FORMULA = "row IS NOT NULL AND :formula IS NOT NULL AND formula != :formula"
+_ACCEPTED = f"row IS NOT NULL AND (unconverged = 0 OR :inc) AND NOT ({_OTHER_FORMULA})"
+# a row of another composition than --formula is rejected for that, whatever else it has
+_CATEGORY = f"CASE WHEN {_OTHER_FORMULA} THEN :composition ELSE category END"
+_REASON = f"CASE WHEN {_OTHER_FORMULA} THEN formula || ', not ' || :formula ELSE reason END"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which readings become table rows.
+
+    Attributes:
+        include_unconverged: Keep unconverged runs (flagged in ``converged_*``).
+        formula: Keep only runs of this reduced formula (``None``: every composition); the
+            others are rejected with category :data:`~dkluq_cli.ingest.vasp.result.COMPOSITION`.
+    """
+
+    include_unconverged: bool = False
+    formula: str | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "inc": int(self.include_unconverged),
+            "formula": self.formula,
+            "composition": COMPOSITION,
+        }
 
 
 def _key(text: str) -> bytes:
@@ -120,21 +146,21 @@ class ResultStore:
             self._db.execute("CREATE INDEX by_run ON results (run, source, problem, seq)")
             self._indexed = True
 
-    def rows(self, include_unconverged: bool) -> Iterator[tuple[dict[str, Any], str]]:
+    def rows(self, keep: Selection) -> Iterator[tuple[dict[str, Any], str]]:
         """Accepted ``(row, extxyz frame)``, sorted by run."""
         self._index()
         q = f"SELECT row, xyz FROM results WHERE {_ACCEPTED} ORDER BY run, seq"
-        for row, xyz in self._db.execute(q, {"inc": int(include_unconverged)}):
+        for row, xyz in self._db.execute(q, keep.params()):
             yield json.loads(row), xyz
 
-    def rejected(self, include_unconverged: bool) -> Iterator[dict[str, str]]:
+    def rejected(self, keep: Selection) -> Iterator[dict[str, str]]:
         """Rejected ``{run, source, category, reason}``, sorted by run and source."""
         self._index()
         q = (
-            "SELECT run, source, category, reason FROM results"
+            f"SELECT run, source, {_CATEGORY}, {_REASON} FROM results"
             f" WHERE NOT ({_ACCEPTED}) ORDER BY run, source, problem DESC, seq"
         )
-        for run, source, category, reason in self._db.execute(q, {"inc": int(include_unconverged)}):
+        for run, source, category, reason in self._db.execute(q, keep.params()):
             yield {
                 "run": run.decode("utf-8", "surrogatepass"),
                 "source": source.decode("utf-8", "surrogatepass"),
@@ -142,21 +168,23 @@ class ResultStore:
                 "reason": reason,
             }
 
-    def counts(self, include_unconverged: bool) -> tuple[int, Counter, Counter]:
+    def counts(self, keep: Selection) -> tuple[int, Counter, Counter]:
         """``(accepted, rejected by category, accepted by reduced formula)``."""
-        inc = {"inc": int(include_unconverged)}
+        params = keep.params()
         comps = Counter(
             dict(
                 self._db.execute(
-                    f"SELECT formula, count(*) FROM results WHERE {_ACCEPTED} GROUP BY formula", inc
+                    f"SELECT formula, count(*) FROM results WHERE {_ACCEPTED} GROUP BY formula",
+                    params,
                 )
             )
         )
         cats = Counter(
             dict(
                 self._db.execute(
-                    f"SELECT category, count(*) FROM results WHERE NOT ({_ACCEPTED}) GROUP BY category",
-                    inc,
+                    f"SELECT {_CATEGORY} AS cat, count(*) FROM results"
+                    f" WHERE NOT ({_ACCEPTED}) GROUP BY cat",
+                    params,
                 )
             )
         )

@@ -8,8 +8,11 @@ rejected entries, never raised, so one bad corner never ends the walk. Nothing i
 front: the walk holds one folder listing per level of depth, plus the identity of each folder
 seen.
 
-Each run comes with the signature of its files (name, size in bytes, modification time in ns),
-which ``ingest --update`` compares to decide whether the run changed.
+A folder holding the output files of several calculations (``vasprun.xml.relax1`` and
+``vasprun.xml.relax2``, ``OUTCAR.3.90`` and ``OUTCAR.3.95``) gives one run per calculation
+(:meth:`~dkluq_cli.ingest.vasp.files.RunFiles.calculations`). Each run comes with the signature
+of its files (name, size in bytes, modification time in ns), which ``ingest --update`` compares
+to decide whether the run changed.
 """
 
 from __future__ import annotations
@@ -135,7 +138,7 @@ def _walk(root: Path, prefix: str, seen: dict[tuple[int, int], str]) -> Iterator
             yield _problem(name, f"cannot list folder {folder}: {exc.strerror or exc}")
             continue
         run = RunFiles(name=name, directory=str(folder))
-        stamps: list[str] = []
+        stamps: dict[str, str] = {}
         subdirs: list[Path] = []
         for entry in entries:
             try:
@@ -148,8 +151,10 @@ def _walk(root: Path, prefix: str, seen: dict[tuple[int, int], str]) -> Iterator
             found = classify(entry.name)
             if found is not None:
                 run.add(found[0], found[1], entry.path)
-                stamps.append(_stamp(entry.name, entry))
+                stamps[entry.path] = _stamp(entry.name, entry)
         if run.files:
-            yield run, "\n".join(stamps)
+            for calc in run.calculations():
+                mine = calc.paths()
+                yield calc, "\n".join(st for path, st in stamps.items() if path in mine)
         inner = ancestors | {ident}
         stack.extend((sub, inner) for sub in reversed(subdirs))

@@ -29,7 +29,7 @@ class TrainConfig:
     for up to :data:`EXACT_MAX_ROWS` training rows, SVGP above."""
     symmetry: str = "auto"
     """The exact head's use of the reference crystal's point group: ``auto`` (used when the
-    crystal is known: an ingest sidecar or ``--reference``) or ``off``."""
+    crystal is known: the parent crystal ingest found, or ``--reference``) or ``off``."""
     restarts: int = 1
     """L-BFGS restarts per candidate degree of the exact head, beyond the start at the prior
     modes."""

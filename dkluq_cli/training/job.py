@@ -20,7 +20,7 @@ import numpy as np
 
 from dkluq_cli.crystal.crystal import Crystal
 from dkluq_cli.crystal.structure_io import check_single_composition
-from dkluq_cli.crystal.table_reference import reference_from_sidecar
+from dkluq_cli.crystal.table_reference import reference_for_table
 from dkluq_cli.data.output import command_output, write_json
 from dkluq_cli.data.table import (
     TableUnits,
@@ -171,7 +171,7 @@ def run_training(
         status: Called with a one-line message as each step starts.
         should_stop: Polled after each epoch; True saves a checkpoint and stops.
         stop_after_epoch: Simulate an interruption (tests).
-        crystal: The reference crystal (``--reference``; default the ingest sidecar's). A
+        crystal: The reference crystal (``--reference``; default the parent crystal ingest left beside the table). A
             resumed run keeps the crystal it started with (saved in ``config.json``).
         draw: Draws the figures into ``job.run_dir`` and returns their paths; runs before the
             folder is committed, so a figure that fails leaves no run folder.
@@ -242,7 +242,7 @@ def _run(
     data = load_training_table(table, cfg)
     rows = None if splits is None else splits_from_dict(splits[0], len(data.frame), splits[1])
     if crystal is None and data.path is not None:
-        crystal = reference_from_sidecar(data.path, data.formula)
+        crystal = reference_for_table(data.path, data.formula)
     elif crystal is not None and data.formula and crystal.formula != data.formula:
         raise InputError(
             f"reference {crystal.source} is {crystal.formula} but {data.source} holds "

@@ -3,9 +3,11 @@
 A run folder holds any of ``vasprun.xml``, ``OUTCAR``, ``OSZICAR``, ``CONTCAR``, ``POSCAR`` (and
 ``INCAR``, read for NSW/IBRION/NELM/EDIFF when only an OSZICAR is there), each possibly
 compressed (``.gz``, ``.bz2``, ``.xz``) and possibly suffixed as workflow tools write them
-(``vasprun.xml.relax2``, ``OUTCAR.relax1.gz``, ``OUTCAR_static``). When one kind appears with
-several suffixes, the unsuffixed file is taken as the latest, else the suffix that sorts last
-naturally (``relax10`` after ``relax2``).
+(``vasprun.xml.relax2``, ``OUTCAR.relax1.gz``, ``OUTCAR_static``). Files that share a suffix
+are one calculation; a folder whose energy files (vasprun.xml, OUTCAR, OSZICAR) carry several
+suffixes holds several calculations, each read as its own run (:meth:`RunFiles.calculations`).
+When one kind appears with several suffixes in one run, the unsuffixed file is taken as the
+latest, else the suffix that sorts last naturally (``relax10`` after ``relax2``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from pathlib import Path
 
 KINDS: tuple[str, ...] = ("vasprun", "OUTCAR", "OSZICAR", "CONTCAR", "POSCAR", "INCAR")
 """File kinds a run may hold, energy sources first."""
+
+ENERGY_SOURCES: tuple[str, ...] = KINDS[:3]
+"""The kinds that give a run's energy, in the order they are tried."""
 
 COMPRESSIONS: tuple[str, ...] = (".gz", ".bz2", ".xz")
 
@@ -108,6 +113,33 @@ class RunFiles:
         del suffix
         return Path(path)
 
+    def calculations(self) -> list[RunFiles]:
+        """The folder's calculations, each a run of its own.
+
+        Returns:
+            ``[self]`` when the energy files share one suffix (or there are none); else one run
+            per suffix holding the files with that suffix, named after the folder and its
+            energy file (``"run_07/vasprun.xml.relax1"``), unsuffixed last.
+        """
+        suffixes = {s for kind in ENERGY_SOURCES for s, _ in self.files.get(kind, ())}
+        if len(suffixes) <= 1:
+            return [self]
+        calcs = []
+        for suffix in sorted(suffixes, key=suffix_rank):
+            calc = RunFiles(self.name, self.directory)
+            for kind, found in self.files.items():
+                for s, p in found:
+                    if s == suffix:
+                        calc.add(kind, s, p)
+            energy_file = next(p for k in ENERGY_SOURCES if (p := calc.pick(k)) is not None)
+            calc.name = f"{self.name}/{energy_file.name}"
+            calcs.append(calc)
+        return calcs
+
+    def paths(self) -> set[str]:
+        """Every file of the run."""
+        return {p for found in self.files.values() for _, p in found}
+
     def suffix_of(self, path: Path) -> str:
         """The suffix recorded for ``path``."""
         for found in self.files.values():
@@ -182,6 +214,28 @@ def probe(path: str | os.PathLike[str]) -> str | None:
         ``"empty file (0 bytes)"`` or ``"corrupt gzip data: ..."``.
     """
     return _read_all(Path(path), keep=False)[1]
+
+
+def end_of(path: str | os.PathLike[str], size: int = 512) -> tuple[bytes | None, str | None]:
+    """The last ``size`` bytes of a file, without reading the rest of it.
+
+    Returns:
+        ``(bytes, None)``; ``(None, None)`` for a compressed file, whose end is only known once
+        all of it is decompressed; ``(None, cause)`` when :func:`probe` would fail before
+        reading (missing, empty, a FIFO, permission denied).
+    """
+    p = Path(path)
+    cause = _stat_problem(p)
+    if cause or p.suffix in COMPRESSIONS:
+        return None, cause
+    try:
+        with open(p, "rb") as fh:
+            fh.seek(max(0, p.stat().st_size - size))
+            return fh.read(), None
+    except PermissionError:
+        return None, "not readable (permission denied)"
+    except OSError as exc:
+        return None, f"read error: {_one_line(exc)}"
 
 
 def load(path: str | os.PathLike[str]) -> tuple[bytes | None, str | None]:

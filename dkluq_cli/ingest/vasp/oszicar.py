@@ -42,13 +42,14 @@ def read_incar(run: RunFiles, suffix: str) -> dict[str, Any]:
         return {}
 
 
-def read_oszicar(run: RunFiles, path: Path, energy_kind: str) -> Parsed:
+def read_oszicar(run: RunFiles, path: Path, energy_kind: str, cross_check: bool = False) -> Parsed:
     """Read the run from its OSZICAR (pymatgen ``Oszicar``).
 
     Args:
         run: The run's files (for the INCAR and the structure).
         path: The OSZICAR.
         energy_kind: ``"sigma0"`` (E0) or ``"free"`` (F).
+        cross_check: Compare pymatgen's reading of the CONTCAR/POSCAR with ASE's.
 
     Raises:
         Reject: The OSZICAR or the structure cannot be read.
@@ -75,7 +76,7 @@ def read_oszicar(run: RunFiles, path: Path, energy_kind: str) -> Parsed:
         int(incar.get("IBRION", -1 if nsw in (-1, 0) else 0)) if incar and nsw is not None else None
     )
     static = None if nsw is None else (nsw <= 1 or ibrion == -1)
-    struct_name, structure = neighbour_structure(run, suffix, static, "")
+    struct_name, structure = neighbour_structure(run, suffix, static, "", cross_check=cross_check)
 
     problems: list[str] = []
     nelm = int(incar.get("NELM", DEFAULT_NELM))

@@ -11,7 +11,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from dkluq_cli.ingest.vasp.cell import Cell
 from dkluq_cli.ingest.vasp.files import probe
 from dkluq_cli.ingest.vasp.result import DISAGREE, ENERGY_TOL_EV, LENGTH_TOL, UNREADABLE, Reject
 
@@ -63,17 +62,12 @@ def compare(
 
     Args:
         name: The file name, for the reason.
-        structure: pymatgen's ``Structure`` (or a :class:`~dkluq_cli.ingest.vasp.cell.Cell` computed
-            as pymatgen computes one).
+        structure: pymatgen's ``Structure``.
         atoms: ASE's ``Atoms``.
         energy: pymatgen's energy (eV), or ``None`` to skip the energy check.
         ase_energy: ASE's energy (eV), or ``None``.
     """
-
-    if isinstance(structure, Cell):
-        n_atoms, pm = len(structure.symbols), structure.parameters()
-    else:
-        n_atoms, pm = len(structure), structure.lattice.parameters
+    n_atoms, pm = len(structure), structure.lattice.parameters
     if n_atoms != len(atoms):
         raise Reject(
             DISAGREE,

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from dkluq_cli.ingest.vasp.cell import Cell, extxyz_frame
+from dkluq_cli.ingest.vasp.extxyz import extxyz_frame
 
 ENERGY_KINDS: tuple[str, ...] = ("sigma0", "free")
 """``sigma0``: energy(sigma→0); ``free``: the free energy TOTEN (eV)."""
@@ -55,6 +55,8 @@ NO_SOURCE = "no energy file"
 EL_UNCONV = "electronically unconverged"
 ION_UNCONV = "ionically unconverged"
 INTERNAL = "internal error"
+COMPOSITION = "composition"
+"""A row of another composition than ``ingest --formula`` asks for."""
 
 
 class Reject(Exception):
@@ -64,11 +66,6 @@ class Reject(Exception):
         super().__init__(reason)
         self.category = category
         self.reason = " ".join(reason.split())
-
-
-class Unsure(Exception):
-    """A single-pass reader is not sure to read this file exactly as the cross-checked reading
-    would: the caller hands the file to that reading (:mod:`dkluq_cli.ingest.vasp.crosscheck`)."""
 
 
 @dataclass
@@ -89,12 +86,7 @@ class Frame:
 
     def extxyz(self) -> str:
         """The frame as ASE writes it in an extxyz file."""
-        import numpy as np
-
-        cell = Cell(
-            np.array(self.cell, dtype=float), self.symbols, np.array(self.positions, dtype=float)
-        )
-        return extxyz_frame(cell, self.info)
+        return extxyz_frame(self.symbols, self.positions, self.cell, self.info)
 
     def to_atoms(self):  # -> ase.Atoms
         """The frame as an ASE ``Atoms`` (periodic in all three directions)."""
@@ -141,8 +133,7 @@ class Parsed:
     Attributes:
         source: The file(s) read, as written in the ``source`` column.
         energy: The last complete ionic step's energy (eV), of the requested kind.
-        structure: That step's structure (pymatgen ``Structure``, or a
-            :class:`~dkluq_cli.ingest.vasp.cell.Cell` from the single-pass readers).
+        structure: That step's structure (pymatgen ``Structure``).
         n_steps: Complete ionic steps.
         version: The VASP version ("" when the file does not say).
         conv_el: Electronically converged.
@@ -176,23 +167,20 @@ def make_result(run_name: str, parsed: Parsed, energy_kind: str) -> RunResult:
 
     Args:
         run_name: The run's name.
-        parsed: The reading (its structure a pymatgen ``Structure`` or a
-            :class:`~dkluq_cli.ingest.vasp.cell.Cell`).
+        parsed: The reading (its structure a pymatgen ``Structure``).
         energy_kind: ``"sigma0"`` or ``"free"``.
 
     Returns:
         The result; unconverged readings carry their category and reason.
     """
-
-    cell = parsed.structure
-    if not isinstance(cell, Cell):
-        cell = Cell.from_structure(cell)
-    a, b, c, alpha, beta, gamma = (float(x) for x in cell.parameters())
-    n_atoms = len(cell.symbols)
+    structure = parsed.structure
+    lattice = structure.lattice
+    a, b, c, alpha, beta, gamma = (float(x) for x in lattice.parameters)
+    n_atoms = len(structure)
     row = {
         "run": run_name,
         "source": parsed.source,
-        "formula": cell.reduced_formula(),
+        "formula": structure.composition.reduced_formula,
         "n_atoms": n_atoms,
         "a": a,
         "b": b,
@@ -200,7 +188,7 @@ def make_result(run_name: str, parsed: Parsed, energy_kind: str) -> RunResult:
         "alpha": alpha,
         "beta": beta,
         "gamma": gamma,
-        "volume": cell.volume(),
+        "volume": float(lattice.volume),
         "energy_eV": parsed.energy,
         "energy_per_atom_eV": parsed.energy / n_atoms,
         "energy_kind": energy_kind,
@@ -210,9 +198,9 @@ def make_result(run_name: str, parsed: Parsed, energy_kind: str) -> RunResult:
         "vasp_version": parsed.version,
     }
     frame = Frame(
-        symbols=list(cell.symbols),
-        positions=cell.cart.tolist(),
-        cell=cell.matrix.tolist(),
+        symbols=[site.specie.symbol for site in structure],
+        positions=structure.cart_coords.tolist(),
+        cell=lattice.matrix.tolist(),
         info={
             "run": run_name,
             "source": parsed.source,

@@ -2,7 +2,8 @@
 
 An OUTCAR that ASE cannot read and an OSZICAR carry no usable structure; the neighbouring
 CONTCAR is the run's final structure, and its POSCAR is too when the run is known to be static
-(no ionic steps). Each file is read by pymatgen and ASE and the two readings compared.
+(no ionic steps). Each file is read by pymatgen; with ``cross_check`` also by ASE, and the two
+readings compared.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from dkluq_cli.ingest.vasp.parsers import ase_images, check_readable, compare, q
 from dkluq_cli.ingest.vasp.result import DISAGREE, NO_STRUCTURE, UNREADABLE, Reject
 
 
-def read_poscar(path: Path) -> Any:
-    """Read a CONTCAR/POSCAR with pymatgen, cross-checked against ASE.
+def read_poscar(path: Path, cross_check: bool = False) -> Any:
+    """Read a CONTCAR/POSCAR with pymatgen (``cross_check``: compared with ASE's reading).
 
     Returns:
         The pymatgen ``Structure``.
@@ -34,19 +35,22 @@ def read_poscar(path: Path) -> Any:
         raise Reject(
             UNREADABLE, f"{path.name}: pymatgen cannot parse it ({_one_line(exc)})"
         ) from exc
-    try:
-        atoms = ase_images(path, "vasp")[-1]
-    except Exception as exc:
-        raise Reject(
-            DISAGREE, f"{path.name}: pymatgen reads it but ASE cannot ({_one_line(exc)})"
-        ) from exc
-    compare(path.name, structure, atoms, None, None)
+    if cross_check:
+        try:
+            atoms = ase_images(path, "vasp")[-1]
+        except Exception as exc:
+            raise Reject(
+                DISAGREE, f"{path.name}: pymatgen reads it but ASE cannot ({_one_line(exc)})"
+            ) from exc
+        compare(path.name, structure, atoms, None, None)
     if len(structure) == 0:
         raise Reject(NO_STRUCTURE, f"{path.name}: no atoms")
     return structure
 
 
-def neighbour_structure(run: RunFiles, suffix: str, static: bool | None, why: str):
+def neighbour_structure(
+    run: RunFiles, suffix: str, static: bool | None, why: str, *, cross_check: bool = False
+):
     """The structure from the CONTCAR, or the POSCAR of a static run.
 
     Args:
@@ -54,6 +58,7 @@ def neighbour_structure(run: RunFiles, suffix: str, static: bool | None, why: st
         suffix: Prefer files with this suffix (the energy file's).
         static: Whether the run is static (``None``: unknown).
         why: Why a neighbouring structure is needed ("" when the source has none).
+        cross_check: Compare pymatgen's reading of the file with ASE's.
 
     Returns:
         ``(file name, Structure)``.
@@ -65,14 +70,14 @@ def neighbour_structure(run: RunFiles, suffix: str, static: bool | None, why: st
     contcar = run.pick("CONTCAR", prefer_suffix=suffix)
     if contcar is not None:
         try:
-            return contcar.name, read_poscar(contcar)
+            return contcar.name, read_poscar(contcar, cross_check)
         except Reject as rej:
             causes.append(rej.reason)
     poscar = run.pick("POSCAR", prefer_suffix=suffix)
     if poscar is not None:
         if static:
             try:
-                return poscar.name, read_poscar(poscar)
+                return poscar.name, read_poscar(poscar, cross_check)
             except Reject as rej:
                 causes.append(rej.reason)
         else:

@@ -46,16 +46,28 @@ def xml_end(path: Path) -> XmlEnd:
 
     parser = etree.XMLPullParser()
     tail = b""
+    lines = 1
     with open_bytes(path) as fh:
         while chunk := fh.read(CHUNK):
             tail = (tail + chunk)[-512:]
+            lines += chunk.count(b"\n")
             try:
                 parser.feed(chunk)
             except etree.XMLSyntaxError as exc:
-                line = exc.position[0]
-                what = str(exc.msg).split(", line ")[0]
-                return XmlEnd((line_start(path, line), f"line {line} ({what})"), False)
+                return _broken(path, exc)
+    try:
+        parser.close()
+    except etree.XMLSyntaxError as exc:
+        # the parser may hold back the end of the data until close(): an error there on the
+        # last line is a file that stops (killed), one on an earlier line is damage
+        return _broken(path, exc) if exc.position[0] < lines else XmlEnd(None, False)
     return XmlEnd(None, b"</modeling>" in tail)
+
+
+def _broken(path: Path, exc) -> XmlEnd:
+    line = exc.position[0]
+    what = str(exc.msg).split(", line ")[0]
+    return XmlEnd((line_start(path, line), f"line {line} ({what})"), False)
 
 
 def line_start(path: Path, line: int) -> int:
