@@ -41,7 +41,9 @@ def _actions(kind: str) -> np.ndarray | None:
     return None
 
 
-def _head(kind: str, degree: int, n: int = 60, seed: int = 0) -> tuple[ExactHead, StrainCoordinates]:
+def _head(
+    kind: str, degree: int, n: int = 60, seed: int = 0
+) -> tuple[ExactHead, StrainCoordinates]:
     """An exact head with set hyperparameters (no fit) on n random lattices."""
     rng = np.random.default_rng(seed)
     centre = HEXAGONAL if kind == "hexagonal" else REF

@@ -34,9 +34,9 @@ from dkluq_cli.crystal.strain import StrainPolynomial
 from dkluq_cli.model.exact.kernel import InvariantMatern, PolynomialKernel
 
 #: Kernel entries (images × points) of one chunk; a few buffers of this size are live at once.
-MAX_ENTRIES = 1 << 20
+MAX_ENTRIES = 1 << 19
 #: Points per chunk at most (and at least, whatever the number of images).
-CHUNK_RANGE = (32, 2048)
+CHUNK_RANGE = (32, 1024)
 #: ``L⁻¹ K(X, Z)`` of a :class:`FixedPoints` is kept up to this many entries; beyond, each
 #: covariance column recomputes it chunk by chunk.
 FIXED_MAX_ENTRIES = 1 << 25
@@ -61,28 +61,39 @@ class MaternImages:
             inv_ls = torch.exp(-matern.log_lengthscale.detach())[matern.blocks]
             self.scale = _SQRT5 * inv_ls.to(torch.float64)
             self.weight = float(matern.outputscale) / len(self.actions) / 3.0
+        self._work: tuple | None = None
 
     @property
     def order(self) -> int:
         """Number of group images |G|."""
         return len(self.actions)
 
-    def images(self, a: Tensor) -> tuple[Tensor, Tensor]:
-        """Scaled images (|G| · n × d, image-major) of rows ``a`` (n × d) and their squared
-        norms."""
+    def images(self, a: Tensor) -> Tensor:
+        """Scaled images of rows ``a`` (n × d), image-major, each row augmented to
+        ``[A_g a, ‖A_g a‖², 1]`` (|G| · n × d + 2) for :meth:`block`."""
         img = torch.matmul(a * self.scale, self.actions.transpose(1, 2)).reshape(-1, a.shape[1])
-        return img, (img * img).sum(-1)
+        return torch.cat([img, (img * img).sum(-1, keepdim=True), torch.ones_like(img[:, :1])], 1)
 
-    def block(self, img: tuple[Tensor, Tensor], b: Tensor) -> Tensor:
+    def block(self, img: Tensor, b: Tensor) -> Tensor:
         """``k(a, b)`` (n_a × n_b) from the images of ``a`` (:meth:`images`) and rows ``b``."""
-        rows, sq = img
         bs = b * self.scale
-        dist = torch.addmm(sq[:, None], rows, bs.T, alpha=-2.0)
-        dist.add_((bs * bs).sum(-1)[None, :]).clamp_min_(5e-30)
-        out = _matern52_3(dist)
-        if self.order > 1:
+        # ‖u − v‖² = ‖u‖² + ‖v‖² − 2 u·v as one product of the augmented rows
+        rhs = torch.cat([-2.0 * bs, torch.ones_like(bs[:, :1]), (bs * bs).sum(-1, keepdim=True)], 1)
+        grouped = self.order > 1
+        dist, spare = self._workspace(len(img), len(b), b) if grouped else (None, None)
+        dist = torch.mm(img, rhs.T, out=dist).clamp_min_(5e-30)
+        out = _matern52_3(dist, spare)
+        if grouped:
             out = out.view(self.order, -1, len(b)).sum(0)
         return out.mul_(self.weight)
+
+    def _workspace(self, rows: int, cols: int, like: Tensor) -> tuple[Tensor, Tensor]:
+        """Two (rows × cols) buffers, kept between chunks: reallocating blocks of this size
+        for every chunk costs more than the arithmetic on them."""
+        key = (rows, cols, like.device, like.dtype)
+        if self._work is None or self._work[0] != key:
+            self._work = (key, like.new_empty((rows, cols)), like.new_empty((rows, cols)))
+        return self._work[1], self._work[2]
 
     def diagonal(self, a: Tensor) -> Tensor:
         """``k(a_i, a_i)`` (n,)."""
@@ -91,15 +102,17 @@ class MaternImages:
         return _matern52_3((diff * diff).sum(-1).clamp_min_(0.0)).sum(0).mul_(self.weight)
 
 
-def _matern52_3(sq: Tensor) -> Tensor:
+def _matern52_3(sq: Tensor, spare: Tensor | None = None) -> Tensor:
     """``3 (1 + s + s²/3) e^{−s} = ((s + 3/2)² + 3/4) e^{−s}`` of squared distances ``s²``, in
-    place (the factor 3 saves a pass; callers fold 1/3 into the amplitude)."""
+    place (the factor 3 saves a pass; callers fold 1/3 into the amplitude); ``spare``: a
+    buffer of the same shape for ``e^{−s}``."""
+    spare = torch.empty_like(sq) if spare is None else spare
     if sq.device.type == "cpu" and sq.is_contiguous():
         # numpy's vectorised sqrt and exp are faster than torch's float64 ones on CPU; the
         # arrays share memory, so this is the same in-place computation
-        s = sq.numpy()
+        s, e = sq.numpy(), spare.numpy()
         np.sqrt(s, out=s)
-        e = np.negative(s)
+        np.negative(s, out=e)
         np.exp(e, out=e)
         s += 1.5
         s *= s
@@ -107,8 +120,8 @@ def _matern52_3(sq: Tensor) -> Tensor:
         s *= e
         return sq
     sq.sqrt_()
-    e = torch.exp(-sq)
-    return sq.add_(1.5).square_().add_(0.75).mul_(e)
+    torch.exp(sq.neg(), out=spare)
+    return sq.add_(1.5).square_().add_(0.75).mul_(spare)
 
 
 class ExactPosterior:
@@ -171,7 +184,7 @@ class ExactPosterior:
         """Prior covariance ``k(za, zb)`` (m_a × m_b), in column chunks."""
         img = self.matern.images(za)
         out = za.new_empty((len(za), len(zb)))
-        for c in self.chunks(len(zb), len(img[0])):
+        for c in self.chunks(len(zb), len(img)):
             out[:, c] = self.matern.block(img, zb[c])
         if pa.shape[1]:
             out.addmm_(pa * self.weights, pb.T)
