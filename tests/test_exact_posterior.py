@@ -134,7 +134,7 @@ def test_chunking_does_not_change_the_numbers(monkeypatch):
     cov = head.joint(z[:50])[1]
     monkeypatch.setattr(posterior, "MAX_ENTRIES", 1)
     monkeypatch.setattr(posterior, "CHUNK_RANGE", (7, 7))
-    assert len(list(head._post.chunks(len(z)))) == int(np.ceil(len(z) / 7))
+    assert len(list(head.posterior.chunks(len(z)))) == int(np.ceil(len(z) / 7))
     small_mean, small_var = head.predict(z)
     np.testing.assert_allclose(small_mean, mean, rtol=0, atol=1e-12 * np.abs(mean).max())
     np.testing.assert_allclose(small_var, var, rtol=0, atol=1e-12 * var.max())

@@ -119,6 +119,11 @@ class ExactHead:
         self._factor()
         return self
 
+    @property
+    def posterior(self) -> ExactPosterior:
+        """The chunked posterior the predictions come from."""
+        return self._post
+
     def noise_variance(self) -> float:
         """Observation-noise variance (standardised target units²)."""
         return float(self.params["noise"])
