@@ -191,3 +191,13 @@ def test_suggest_conditioning_on_the_exact_head_is_exact():
     # the first pick is the point of largest σ, as the model predicts it
     _, std = sur.predict(pool, calibrated=False)
     assert picks[0] == int(np.argmax(std))
+
+
+def test_the_torch_matern_equals_the_numpy_one():
+    """The element-wise Matérn off the CPU fast path (torch ops, as on CUDA) gives the same."""
+    sq = torch.as_tensor(np.random.default_rng(5).uniform(0.0, 30.0, size=(40, 30)))
+    on_cpu = posterior._matern52_3(sq.clone())
+    generic = posterior._matern52_3(sq.clone().T).T  # not contiguous: the torch branch
+    torch.testing.assert_close(generic, on_cpu, rtol=1e-14, atol=1e-300)
+    s = np.sqrt(sq.numpy())
+    np.testing.assert_allclose(on_cpu.numpy(), 3 * (1 + s + s * s / 3) * np.exp(-s), rtol=1e-14)

@@ -34,7 +34,7 @@ from dkluq_cli.crystal.strain import StrainPolynomial
 from dkluq_cli.model.exact.kernel import InvariantMatern, PolynomialKernel
 
 #: Kernel entries (images × points) of one chunk; a few buffers of this size are live at once.
-MAX_ENTRIES = 1 << 19
+MAX_ENTRIES = 1 << 20
 #: Points per chunk at most (and at least, whatever the number of images).
 CHUNK_RANGE = (32, 1024)
 #: ``L⁻¹ K(X, Z)`` of a :class:`FixedPoints` is kept up to this many entries; beyond, each
