@@ -1,14 +1,18 @@
-"""Monomials of the strain coordinates, and group-averaged monomials expanded into them.
+"""Monomials of the strain coordinates, and group-averaged monomials evaluated fast.
 
 A symmetric strain polynomial's basis function is the group average (Reynolds operator) of one
-monomial, ``φ(x) = 1/|G| Σ_g m(A_g x)``. Evaluated as written, every row costs |G| images times
-every basis function's monomial (:func:`averaged_monomials`, the definition, kept for choosing
-the basis at a few points). Each ``m(A_g x)`` is a homogeneous polynomial of the same degree in
-``x``, so the average is too: :func:`expansion_plan` expands it once into plain monomials of
-``x`` with exact coefficients (for a group of signed permutations, such as the cubic group on
-Mandel strain, each basis function becomes a short sum over its monomial's orbit), and
-:meth:`MonomialPlan.evaluate` computes every needed monomial by one multiplication from one of
-lower degree (a product tree, one array operation per degree) and combines them.
+monomial, ``φ(x) = 1/|G| Σ_g m(A_g x)``. Evaluated as written (:func:`averaged_monomials`, the
+definition, kept for choosing the basis at a few points), every row costs |G| images times every
+basis function's powers and products. :func:`expansion_plan` prepares it once instead:
+
+* when every map is a signed permutation (the cubic group's on Mandel strain), each average is
+  a short sum over its monomial's orbit, ``Σ c_f x^f`` with exact coefficients, so only ``x``
+  itself is evaluated;
+* otherwise each image ``A_g x`` is evaluated and the values averaged.
+
+Either way :class:`MonomialPlan` computes every monomial it needs by one multiplication of one
+of lower degree (a product tree: one array operation per degree) and combines them with one
+sparse matrix product.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ and ``α = K⁻¹ y``, the latent posterior at points ``Z`` is
 
 and ``K(X, Z)`` is the group-averaged Matérn plus the polynomial kernel
 (:mod:`dkluq_cli.model.exact.kernel`). Here that arithmetic runs as a few large array operations
-per chunk of points, and nothing larger than a chunk is ever held:
+per chunk of points:
 
 * the Matérn's group images are taken of the training rows once (``A_g X``, scaled by the
   lengthscales), so a chunk's distances to all ``|G| n`` images are one matrix product, its
@@ -16,8 +16,8 @@ per chunk of points, and nothing larger than a chunk is ever held:
   chunk's basis values (:meth:`dkluq_cli.crystal.strain.StrainPolynomial.design`);
 * the variance is one triangular solve per chunk.
 
-Chunks hold at most :data:`MAX_ENTRIES` kernel entries, so memory does not grow with the number
-of points. :class:`FixedPoints` keeps ``L⁻¹ K(X, Z)`` of a fixed set of points, so that each
+Chunks hold at most :data:`MAX_ENTRIES` kernel entries, so the memory of predictions does not
+grow with the number of points (a joint or cross-covariance holds only its own result). :class:`FixedPoints` keeps ``L⁻¹ K(X, Z)`` of a fixed set of points, so that each
 covariance column that ``suggest``'s conditioning asks for is one matrix-vector product.
 """
 
@@ -133,8 +133,7 @@ class ExactPosterior:
         chol: Lower Cholesky factor of the training covariance (noise included).
         alpha: ``K⁻¹ y`` (n,).
         basis: The polynomial basis.
-        matern: The fitted Matérn module.
-        poly: The fitted polynomial kernel module.
+        kernels: The fitted Matérn and polynomial kernel modules.
     """
 
     def __init__(
@@ -263,8 +262,10 @@ class FixedPoints:
             if self.v is not None:
                 sq = (self.v * self.v).sum(0)
             else:
-                parts = [post.solved(z[c], self.phi[c])[0] for c in post.chunks(len(z))]
-                sq = torch.cat([(v * v).sum(0) for v in parts])
+                sq = z.new_empty(len(z))
+                for c in post.chunks(len(z)):
+                    v = post.solved(z[c], self.phi[c])[0]
+                    sq[c] = (v * v).sum(0)
             self.variance = (post.prior_variance(z, self.phi) - sq).clamp_min_(0.0).cpu().numpy()
 
     @torch.no_grad()
