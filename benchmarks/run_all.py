@@ -199,7 +199,13 @@ def headline(out: Path) -> list[str]:
                     f"{model['name']} {fmt(ours['rows_per_s_wall']['median'])} rows/s"
                     + (f" (baseline {fmt(base['rows_per_s_wall']['median'])})" if base else "")
                 )
-        missed = [f"{t['model']}: {t['target']}" for t in ex["targets"] if t["met"] != "met"]
+        missed = list(
+            dict.fromkeys(
+                f"{t['model']} {t['target'].split(' (')[0]}"
+                for t in ex["targets"]
+                if t["met"] != "met"
+            )
+        )
         lines.append(
             "- Exact head predict, 10^5 lattices, one thread (wall medians): "
             + "; ".join(parts)
