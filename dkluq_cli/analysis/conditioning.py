@@ -47,8 +47,9 @@ def latent_posterior(surrogate: Surrogate, x: np.ndarray, chunk: int = 1024) -> 
     Exact for the SVGP posterior q(f): variances and covariance columns come from the GP head
     in double precision (the column of ``X_j`` from the joint posterior of ``[X_chunk, X_j]``),
     ``chunk`` points per call. A head with ``fixed_points`` (the exact head) gives both from
-    one pass over ``x`` (:class:`dkluq_cli.model.exact.posterior.FixedPoints`). With a polynomial trend, f also carries the trend's coefficient
-    uncertainty, covariance ``a(X) Σ_β a(X_j)ᵀ``, so observations shrink that part too.
+    one pass over ``x`` (:class:`dkluq_cli.model.exact.posterior.FixedPoints`). With a
+    polynomial trend, f also carries the trend's coefficient uncertainty, covariance
+    ``a(X) Σ_β a(X_j)ᵀ``, so observations shrink that part too.
 
     This is the only function here that reads the model's internals (head, standardisation,
     trend, scales).

@@ -17,8 +17,9 @@ per chunk of points:
 * the variance is one triangular solve per chunk.
 
 Chunks hold at most :data:`MAX_ENTRIES` kernel entries, so the memory of predictions does not
-grow with the number of points (a joint or cross-covariance holds only its own result). :class:`FixedPoints` keeps ``L⁻¹ K(X, Z)`` of a fixed set of points, so that each
-covariance column that ``suggest``'s conditioning asks for is one matrix-vector product.
+grow with the number of points (a joint or cross-covariance holds only its own result).
+:class:`FixedPoints` keeps ``L⁻¹ K(X, Z)`` of a fixed set of points, so that each covariance
+column that ``suggest``'s conditioning asks for is one matrix-vector product.
 """
 
 from __future__ import annotations
