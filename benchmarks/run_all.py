@@ -42,7 +42,17 @@ ANALYSIS_PLACEHOLDER = (
     "full run._"
 )
 #: Fragments in this order first; any other ``*.md`` fragment follows alphabetically.
-ORDER = ["train", "fig1", "fig3", "methods", "scaling", "ingest", "scan", "active_learning"]
+ORDER = [
+    "train",
+    "fig1",
+    "fig3",
+    "methods",
+    "scaling",
+    "ingest",
+    "scan",
+    "exact_speed",
+    "active_learning",
+]
 
 
 def discover(pattern: str = "bench_*.py") -> list[Path]:
@@ -177,6 +187,30 @@ def headline(out: Path) -> list[str]:
                     else "the exact GP ran at no size."
                 )
             )
+    ex = _load(out, "exact_speed")
+    if ex:
+        parts = []
+        for model in ex["models"]:
+            runs = {r["code"]: r for r in ex["runs"] if r["model"] == model["name"]}
+            ours = runs.get("this tree")
+            base = next((r for c, r in runs.items() if c != "this tree"), None)
+            if ours:
+                parts.append(
+                    f"{model['name']} {fmt(ours['rows_per_s_wall']['median'])} rows/s"
+                    + (f" (baseline {fmt(base['rows_per_s_wall']['median'])})" if base else "")
+                )
+        missed = list(
+            dict.fromkeys(
+                f"{t['model']} {t['target'].split(' (')[0]}"
+                for t in ex["targets"]
+                if t["met"] != "met"
+            )
+        )
+        lines.append(
+            "- Exact head predict, 10^5 lattices, one thread (wall medians): "
+            + "; ".join(parts)
+            + (f"; missed: {'; '.join(missed)}." if missed else "; all targets met.")
+        )
     return lines
 
 

@@ -118,3 +118,19 @@ def test_run_all_report_keeps_analysis(tmp_path):
     readme.write_text(text.replace(mod.ANALYSIS_PLACEHOLDER, "dkluq wins here."), encoding="utf-8")
     assert mod.main(["--report-only", "--out", str(tmp_path)]) == 0
     assert "dkluq wins here." in readme.read_text(encoding="utf-8")
+
+
+def test_bench_exact_speed_quick(tmp_path):
+    mod = _script("bench_exact_speed")
+    args = ["--quick", "--baseline-rev", "none", "--out", str(tmp_path)]
+    assert mod.main(args) == 0
+    r = _json(tmp_path, "exact_speed")
+    assert [m["images"] for m in r["models"]] == [24, 1]
+    for run in r["runs"]:
+        assert run["rows_per_s_wall"]["median"] > 0 and run["increase_mb"] >= 0
+        assert run["raw"]["package"].startswith(str(mod.REPO))
+        assert set(run["raw"]["breakdown"]["us_per_row"]) >= {"basis", "matern", "solve"}
+    assert {t["met"] for t in r["targets"]} <= {"met", "MISSED"}
+    # the baseline is the package of another revision, exported beside the run
+    root = mod.baseline_tree("HEAD", tmp_path)
+    assert root is not None and (root / "dkluq_cli" / "model" / "exact" / "head.py").is_file()

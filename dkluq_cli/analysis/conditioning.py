@@ -46,8 +46,10 @@ def latent_posterior(surrogate: Surrogate, x: np.ndarray, chunk: int = 1024) -> 
 
     Exact for the SVGP posterior q(f): variances and covariance columns come from the GP head
     in double precision (the column of ``X_j`` from the joint posterior of ``[X_chunk, X_j]``),
-    ``chunk`` points per call. With a polynomial trend, f also carries the trend's coefficient
-    uncertainty, covariance ``a(X) Σ_β a(X_j)ᵀ``, so observations shrink that part too.
+    ``chunk`` points per call. A head with ``fixed_points`` (the exact head) gives both from
+    one pass over ``x`` (:class:`dkluq_cli.model.exact.posterior.FixedPoints`). With a
+    polynomial trend, f also carries the trend's coefficient uncertainty, covariance
+    ``a(X) Σ_β a(X_j)ᵀ``, so observations shrink that part too.
 
     This is the only function here that reads the model's internals (head, standardisation,
     trend, scales).
@@ -55,14 +57,23 @@ def latent_posterior(surrogate: Surrogate, x: np.ndarray, chunk: int = 1024) -> 
     head = surrogate.head
     z = surrogate.standardise(x)
     root = _trend_root(surrogate, x)
-    step = int(chunk)
-    blocks = [z[s : s + step] for s in range(0, len(z), step)]
-    variance = np.concatenate([head.variance64(b) for b in blocks]) + np.sum(root**2, axis=1)
+    if hasattr(head, "fixed_points"):
+        # the exact head keeps L⁻¹ K(X, x) once: each column is then one product
+        points = head.fixed_points(z)
+        variance = points.variance + np.sum(root**2, axis=1)
 
-    def column(j: int) -> np.ndarray:
-        zj = z[j : j + 1]
-        col = [head.cross_covariance(b, zj)[:, 0] for b in blocks]
-        return np.concatenate(col) + root @ root[j]
+        def column(j: int) -> np.ndarray:
+            return points.column(j) + root @ root[j]
+
+    else:
+        step = int(chunk)
+        blocks = [z[s : s + step] for s in range(0, len(z), step)]
+        variance = np.concatenate([head.variance64(b) for b in blocks]) + np.sum(root**2, axis=1)
+
+        def column(j: int) -> np.ndarray:
+            zj = z[j : j + 1]
+            col = [head.cross_covariance(b, zj)[:, 0] for b in blocks]
+            return np.concatenate(col) + root @ root[j]
 
     return LatentPosterior(
         variance=np.clip(variance, 0.0, None),

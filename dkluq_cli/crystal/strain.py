@@ -25,11 +25,12 @@ subset), so that a cubic reference gives the 22 invariants of degree ≤ 4 inste
 from __future__ import annotations
 
 import functools
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from dkluq_cli.crystal.monomials import averaged_monomials, expansion_plan, monomial_exponents
 
 #: Strain measures :func:`strain` knows.
 MEASURES = ("hencky", "green")
@@ -192,20 +193,6 @@ class StrainCoordinates:
         return cls(np.asarray(data["reference"], float), str(data["measure"]), float(data["scale"]))
 
 
-def _monomial_exponents(degree: int, n: int) -> np.ndarray:
-    """Exponent rows of every monomial of total degree exactly ``degree`` in ``n`` variables."""
-    combos = itertools.combinations_with_replacement(range(n), degree)
-    return np.array([np.bincount(c, minlength=n) for c in combos], dtype=np.int64).reshape(-1, n)
-
-
-def _monomials(x: np.ndarray, exponents: np.ndarray) -> np.ndarray:
-    """Values (n, p) of the monomials ``exponents`` (p, d) at ``x`` (n, d)."""
-    top = int(exponents.max(initial=0))
-    powers = x[:, :, None] ** np.arange(top + 1)  # (n, d, top + 1)
-    cols = np.arange(x.shape[1])
-    return np.prod(powers[:, cols, exponents], axis=2)
-
-
 def _identity_only(actions: np.ndarray) -> bool:
     return all(np.allclose(a, np.eye(len(a))) for a in actions)
 
@@ -251,17 +238,13 @@ class StrainPolynomial:
         """Total degree of each basis function (p,)."""
         return self.exponents.sum(axis=1)
 
-    def design(self, x: np.ndarray, chunk: int = 1024) -> np.ndarray:
-        """Basis values (n, p) at coordinates ``x`` (n, d)."""
+    def design(self, x: np.ndarray) -> np.ndarray:
+        """Basis values (n, p) at coordinates ``x`` (n, d): each averaged monomial expanded
+        once into plain monomials (:func:`dkluq_cli.crystal.monomials.expansion_plan`)."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
-        out = np.empty((len(x), len(self.exponents)))
-        for s in range(0, len(x), chunk):
-            xs = x[s : s + chunk]
-            acc = np.zeros((len(xs), len(self.exponents)))
-            for a in self.actions:
-                acc += _monomials(xs @ a.T, self.exponents)
-            out[s : s + chunk] = acc / len(self.actions)
-        return out
+        if len(self.exponents) == 0:
+            return np.zeros((len(x), 0))
+        return expansion_plan(self.actions, self.exponents).evaluate(x)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists and numbers (for the model file)."""
@@ -289,13 +272,13 @@ def _kept_exponents(
     rng = np.random.default_rng(seed)
     kept = []
     for t in range(degree + 1):
-        exps = _monomial_exponents(t, d)
+        exps = monomial_exponents(t, d)
         if t == 0 or _identity_only(acts):
             kept.append(exps)
             continue
         pts = rng.normal(size=(2 * len(exps) + 8, d))
         pts /= np.linalg.norm(pts, axis=1, keepdims=True)
-        avg = StrainPolynomial(t, acts, exps).design(pts)
+        avg = averaged_monomials(pts, acts, exps)
         kept.append(exps[_independent_columns(avg)])
     return np.concatenate(kept, axis=0)
 

@@ -20,7 +20,8 @@ degree is chosen by the closed-form leave-one-out log density (R&W §5.4.2): the
 candidate within one standard error of the best (:func:`select_degree`).
 
 Predictions use the same covariance through an explicit float64 Cholesky (no gpytorch
-prediction caches or CG): ``mean = K*ᵀ K⁻¹ y``, ``var = k** − ‖L⁻¹ K*‖²``.
+prediction caches or CG): ``mean = K*ᵀ K⁻¹ y``, ``var = k** − ‖L⁻¹ K*‖²``, evaluated in chunks
+of bounded memory by :mod:`dkluq_cli.model.exact.posterior`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from torch import Tensor
 from dkluq_cli.crystal.strain import StrainPolynomial
 from dkluq_cli.model.exact.hyperparameters import ExactPriors, basis_degrees, fit_hyperparameters
 from dkluq_cli.model.exact.kernel import InvariantMatern, PolynomialKernel, coordinate_blocks
+from dkluq_cli.model.exact.posterior import ExactPosterior, FixedPoints
 
 #: Candidate polynomial degrees with a point group, and without.
 SYMMETRIC_DEGREES: tuple[int, ...] = (4, 6, 8)
@@ -88,6 +90,8 @@ class ExactHead:
             k = k + self.noise_variance() * torch.eye(len(self.y), dtype=k.dtype, device=k.device)
             self._chol = _cholesky(k)
             self._alpha = torch.cholesky_solve(self.y[:, None], self._chol)[:, 0]
+        kernels = (self._matern, self._poly)
+        self._post = ExactPosterior(self.x, self._phi, self._chol, self._alpha, self.basis, kernels)
 
     def _design(self, x: Tensor) -> Tensor:
         phi = self.basis.design(x.detach().cpu().numpy()) if self.basis.degree >= 0 else None
@@ -115,6 +119,11 @@ class ExactHead:
         self._factor()
         return self
 
+    @property
+    def posterior(self) -> ExactPosterior:
+        """The chunked posterior the predictions come from."""
+        return self._post
+
     def noise_variance(self) -> float:
         """Observation-noise variance (standardised target units²)."""
         return float(self.params["noise"])
@@ -126,15 +135,7 @@ class ExactHead:
 
     def predict(self, z: Tensor | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latent posterior mean and variance (float64 arrays, standardised) at ``z`` (n × d)."""
-        z = self._as_tensor(z)
-        with torch.no_grad():
-            phi = self._design(z)
-            ks = self._k(self.x, self._phi, z, phi)
-            v = torch.linalg.solve_triangular(self._chol, ks, upper=False)
-            kss = self._matern(z, z, diag=True) + self._poly(phi, phi, diag=True)
-            var = (kss - (v * v).sum(0)).clamp_min(0.0)
-            mean = ks.T @ self._alpha
-        return mean.cpu().numpy(), var.cpu().numpy()
+        return self._post.mean_variance(self._as_tensor(z))
 
     def variance64(self, z: Tensor | np.ndarray) -> np.ndarray:
         """Latent posterior variance (float64, standardised) at ``z``; consistent with
@@ -148,27 +149,16 @@ class ExactHead:
 
     def joint(self, z: Tensor | np.ndarray) -> tuple[Tensor, Tensor]:
         """Latent posterior mean (n) and covariance (n × n) at ``z``, float64 tensors."""
-        z = self._as_tensor(z)
-        with torch.no_grad():
-            phi = self._design(z)
-            ks = self._k(self.x, self._phi, z, phi)
-            v = torch.linalg.solve_triangular(self._chol, ks, upper=False)
-            cov = self._k(z, phi, z, phi) - v.T @ v
-        return ks.T @ self._alpha, (cov + cov.T) / 2.0
+        return self._post.joint(self._as_tensor(z))
 
     def cross_covariance(self, za: Tensor | np.ndarray, zb: Tensor | np.ndarray) -> np.ndarray:
         """Latent posterior covariance (n × k, float64) between ``za`` and ``zb``."""
-        za, zb = self._as_tensor(za), self._as_tensor(zb)
-        with torch.no_grad():
-            pa, pb = self._design(za), self._design(zb)
-            va = torch.linalg.solve_triangular(
-                self._chol, self._k(self.x, self._phi, za, pa), upper=False
-            )
-            vb = torch.linalg.solve_triangular(
-                self._chol, self._k(self.x, self._phi, zb, pb), upper=False
-            )
-            cov = self._k(za, pa, zb, pb) - va.T @ vb
-        return cov.cpu().numpy()
+        return self._post.cross_covariance(self._as_tensor(za), self._as_tensor(zb)).cpu().numpy()
+
+    def fixed_points(self, z: Tensor | np.ndarray) -> FixedPoints:
+        """The latent posterior at fixed points ``z`` (n × d): their variances, and each
+        covariance column for one matrix-vector product (``suggest``'s conditioning)."""
+        return self._post.fixed_points(self._as_tensor(z))
 
     def condition(self, rows: np.ndarray) -> ExactHead:
         """The same prior (hyperparameters held) conditioned on training rows ``rows`` only:
