@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from dkluq_cli import __version__
-from dkluq_cli.cli import eos, ingest, predict, scan, suggest, train
+from dkluq_cli.cli import elastic, eos, ingest, predict, scan, suggest, train
 from dkluq_cli.cli.common import state
 
 app = typer.Typer(
@@ -65,6 +65,7 @@ app.command("predict")(predict.predict_cmd)
 app.command("scan")(scan.scan_cmd)
 app.command("suggest")(suggest.suggest_cmd)
 app.command("eos")(eos.eos_cmd)
+app.command("elastic")(elastic.elastic_cmd)
 
 
 def main() -> None:
