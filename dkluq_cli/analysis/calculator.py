@@ -67,11 +67,11 @@ class DkluqCalculator(Calculator):
         self, model: str | os.PathLike[str] | Surrogate, device: str = "cpu", **kwargs: Any
     ) -> None:
         super().__init__(**kwargs)
-        if isinstance(model, Surrogate):
+        if isinstance(model, str | os.PathLike):
+            self.surrogate = load_lattice_model(model, device, "calculator")
+        else:
             check_lattice_features(model, "calculator")
             self.surrogate = model
-        else:
-            self.surrogate = load_lattice_model(model, device, "calculator")
         self.formula = trained_formula(self.surrogate)
         crystal = stored_crystal(self.surrogate)
         self.n_atoms = crystal.n_atoms if crystal is not None and crystal.has_atoms else None

@@ -23,24 +23,21 @@ of state table above all) cannot give ``C``: :func:`check_identifiable` says so.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dkluq_cli.analysis.cell_energy import cell_energy_factor
 from dkluq_cli.analysis.elastic_moduli import MODULI, born_stable, moduli
-from dkluq_cli.analysis.eos import eos_analysis
 from dkluq_cli.analysis.lattice_model import LATTICE_FEATURES, training_ranges
 from dkluq_cli.analysis.strain_stencil import StrainStencil
 from dkluq_cli.analysis.zero_stress import ZeroStress, zero_stress_cell
 from dkluq_cli.crystal.deformation import EV_PER_A3_IN_GPA, deformed_params, lattice_matrix
 from dkluq_cli.crystal.lattice import cell_volume, check_cell, parse_at
 from dkluq_cli.crystal.strain import StrainCoordinates
-from dkluq_cli.data.output import write_json
-from dkluq_cli.data.table import write_table
 from dkluq_cli.errors import DkluqError
 from dkluq_cli.model.inputs import InputMap
+from dkluq_cli.model.truncation import TruncationBand
 
 if TYPE_CHECKING:
     from dkluq_cli.model.surrogate import Surrogate
@@ -88,6 +85,8 @@ class ElasticResult:
         outside_box: Stencil points outside the training range of some parameter.
         eos: ``eos``'s B0 on the same model (``{"mean", "std", "ci95"}``), or None.
         eos_note: Why ``eos`` gave no B0, when it did not.
+        truncation: The curvature of the next-order trend minus the model's (6, 6), GPa, added
+            to each draw times one standard normal (:func:`trend_truncation`); None without.
     """
 
     at: np.ndarray
@@ -103,6 +102,7 @@ class ElasticResult:
     outside_box: int = 0
     eos: dict[str, Any] | None = None
     eos_note: str = ""
+    truncation: np.ndarray | None = None
 
     def components(self) -> dict[str, dict[str, Any]]:
         """``{"C11": {"mean", "std", "ci95"}, …}`` over the draws (GPa), 21 entries."""
@@ -153,6 +153,7 @@ class ElasticResult:
             "max_strain": self.stencil.max_strain,
             "stencil_points": len(self.stencil.strains),
             "tensor_of_mean": self.tensor_of_mean.tolist(),
+            "trend_truncation": None if self.truncation is None else self.truncation.tolist(),
         }
         return out
 
@@ -264,7 +265,12 @@ def elastic_analysis(
     points = deformed_params(lat, stencil.strains)
     to_gpa = EV_PER_A3_IN_GPA / volume
     mean_e = energy(points)
-    draws_e = surrogate.sample_posterior(points, n_samples, seed=seed) * factor
+    draws = stencil.hessian(surrogate.sample_posterior(points, n_samples, seed=seed) * factor)
+    truncation = trend_truncation(surrogate, points, stencil, factor)
+    if truncation is not None:
+        # one coherent next-order shift per draw, as the energy's draws get beyond the box
+        xi = np.random.default_rng(seed).standard_normal(n_samples)
+        draws = draws + xi[:, None, None] * truncation
     return ElasticResult(
         at=cell,
         how="--at" if at is not None else "zero stress of the posterior mean",
@@ -272,12 +278,27 @@ def elastic_analysis(
         volume=volume,
         stress=stencil.gradient(mean_e) * to_gpa,
         tensor_of_mean=stencil.hessian(mean_e) * to_gpa,
-        draws=stencil.hessian(draws_e) * to_gpa,
+        draws=draws * to_gpa,
         stencil=stencil,
         lines=strain_lines(surrogate, lat, max_strain, n_samples, seed + 1, factor),
         search=search,
         outside_box=_outside_box(surrogate, points),
+        truncation=None if truncation is None else truncation * to_gpa,
     )
+
+
+def trend_truncation(
+    surrogate: Surrogate, points: np.ndarray, stencil: StrainStencil, factor: float
+) -> np.ndarray | None:
+    """The curvature the model's trend leaves out, estimated by the next order: the Hessian
+    (eV) of ``t_{k+1} − t_k`` on the stencil, for a model whose surface rests on a least-squares
+    trend with a next-order fit (the SVGP regime); None for others (the exact head's polynomial
+    is in its kernel, so its draws carry that uncertainty already)."""
+    band = surrogate.beyond
+    if not isinstance(band, TruncationBand):
+        return None
+    coords = surrogate.coordinates(points)
+    return stencil.hessian((band.next_trend(coords) - band.trend(coords)) * factor)
 
 
 def strain_lines(
@@ -320,22 +341,6 @@ def _outside_box(surrogate: Surrogate, points: np.ndarray) -> int:
     return int(out.sum())
 
 
-__all__ = [
-    "COMPONENTS",
-    "NAMES",
-    "ElasticResult",
-    "StrainLines",
-    "check_identifiable",
-    "elastic_analysis",
-    "elastic_frame",
-    "eos_bulk_modulus",
-    "parse_cell",
-    "strain_lines",
-    "summary",
-    "write_elastic",
-]
-
-
 def parse_cell(text: str, base: np.ndarray) -> np.ndarray:
     """``--at``: six numbers ``a,b,c,alpha,beta,gamma``, or ``NAME=VALUE`` pairs that replace
     those parameters of ``base`` (6,).
@@ -359,41 +364,15 @@ def parse_cell(text: str, base: np.ndarray) -> np.ndarray:
     return check_cell(numbers, "--at")
 
 
-def eos_bulk_modulus(
-    surrogate: Surrogate, centre: np.ndarray, n_atoms: int | None
-) -> tuple[dict[str, Any] | None, str]:
-    """``dkluq eos``'s B0 with its defaults, for beside B_Hill: ``(stats, "")`` or
-    ``(None, why not)``."""
-    try:
-        res = eos_analysis(surrogate, centre, n_atoms=n_atoms)
-    except DkluqError as err:
-        return None, err.message
-    return res.stats()["B0"], ""
-
-
-def elastic_frame(res: ElasticResult):  # -> pandas.DataFrame
-    """``elastic.csv``: one row per component and modulus (GPa): mean, σ, 95 % interval."""
-    import pandas as pd
-
-    stats = {**res.components(), **res.moduli()}
-    return pd.DataFrame(
-        [
-            {
-                "quantity": name,
-                "mean_GPa": s["mean"],
-                "std_GPa": s["std"],
-                "lo95_GPa": s["ci95"][0],
-                "hi95_GPa": s["ci95"][1],
-            }
-            for name, s in stats.items()
-        ]
-    )
-
-
-def write_elastic(res: ElasticResult, out_dir: Path) -> list[Path]:
-    """Write ``elastic.json`` and ``elastic.csv`` atomically into a prepared folder (files of
-    those names are replaced)."""
-    return [
-        write_json(out_dir / "elastic.json", res.report()),
-        write_table(elastic_frame(res), out_dir / "elastic.csv", force=True),
-    ]
+__all__ = [
+    "COMPONENTS",
+    "NAMES",
+    "ElasticResult",
+    "StrainLines",
+    "check_identifiable",
+    "elastic_analysis",
+    "parse_cell",
+    "strain_lines",
+    "summary",
+    "trend_truncation",
+]

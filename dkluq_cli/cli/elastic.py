@@ -68,12 +68,8 @@ def elastic_cmd(
 ) -> None:
     """Elastic tensor C (GPa, Voigt, engineering shear) with σ and 95 % intervals; B, G, Born stability."""
     from dkluq_cli.analysis.centre import choose_centre
-    from dkluq_cli.analysis.elastic import (
-        elastic_analysis,
-        eos_bulk_modulus,
-        parse_cell,
-        write_elastic,
-    )
+    from dkluq_cli.analysis.elastic import elastic_analysis, parse_cell
+    from dkluq_cli.analysis.elastic_report import eos_bulk_modulus, write_elastic
     from dkluq_cli.analysis.lattice_model import load_lattice_model
     from dkluq_cli.data.output import prepare_output_dir
 
@@ -158,4 +154,6 @@ def _print_summary(res) -> None:
         )
     else:
         console.print(f"  eos B0: not available ({res.eos_note})")
-    console.print(f"  Born stability: probability {res.stable_probability:.3f} (C positive definite)")
+    console.print(
+        f"  Born stability: probability {res.stable_probability:.3f} (C positive definite)"
+    )

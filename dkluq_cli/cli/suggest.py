@@ -55,6 +55,23 @@ def suggest_cmd(
     fix_angles: Annotated[
         bool, typer.Option("--fix-angles", help="Keep α, β, γ at the reference.")
     ] = False,
+    for_: Annotated[
+        str,
+        typer.Option(
+            "--for",
+            help="What the runs should teach: energy (σ of the energy), elastic (the "
+            "components of C) or eos (a0 and B0): picks that shrink that posterior variance.",
+            metavar="energy|elastic|eos",
+        ),
+    ] = "energy",
+    until_width: Annotated[
+        Optional[float],
+        typer.Option(
+            help="With --for elastic|eos: stop once every expected 95 % half-width is at most "
+            "PCT % of its value (--n is then the most picks).",
+            metavar="PCT",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the pool / random points.")] = 0,
     device: Annotated[Device, typer.Option(help="Compute device.")] = Device.auto,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write suggest.png.")] = True,
@@ -94,7 +111,14 @@ def suggest_cmd(
         fix_angles=fix_angles,
         seed=seed,
         progress=lambda msg: console.print(f"[dim]{msg}[/]"),
+        target=for_,
+        until_width=until_width,
+        n_atoms=ref.n_atoms,
     )
+    if sug.quantities:
+        _print_widths(console, sug, until_width)
+    if len(sug.params) == 0:
+        return
     files = write_suggestion(sug, crystal, out, target=surrogate.target, unit=surrogate.target_unit)
     stale = sorted(
         p.name
@@ -129,3 +153,26 @@ def suggest_cmd(
             unit=unit,
         )
         echo_result(str(figure))
+
+
+def _print_widths(console, sug, until_width) -> None:
+    """The expected 95 % half-width of every quantity before the picks and after each."""
+    names = sug.quantities
+    console.print(
+        "expected 95 % half-widths (% of the value): " + " ".join(f"{q:>7}" for q in names)
+    )
+    for k, row in enumerate(sug.widths):
+        label = "now" if k == 0 else f"after pick {k}"
+        console.print(f"  {label:>13}: " + " ".join(f"{v:7.2f}" for v in row))
+    if until_width is not None:
+        last = sug.widths[-1]
+        if (last <= until_width).all():
+            console.print(
+                f"every half-width within {until_width:g} % after {len(sug.params)} pick(s)"
+            )
+        else:
+            console.print(
+                f"[yellow]--n {len(sug.params)} picks leave "
+                + ", ".join(q for q, v in zip(names, last, strict=True) if v > until_width)
+                + f" wider than {until_width:g} %: raise --n[/]"
+            )
