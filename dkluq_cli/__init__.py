@@ -8,17 +8,21 @@ typer nor rich. Heavy dependencies (torch, gpytorch, pymatgen, ase) are imported
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
+
+#: Public names loaded on first access (PEP 562), and the module each lives in. The face only
+#: points inward when a name is asked for, so ``import dkluq_cli`` (and ``dkluq --help``) stays
+#: free of torch and ase, and core modules can read ``__version__`` from here.
+_LAZY = {"DkluqCalculator": "dkluq_cli.analysis.calculator"}
 
 __all__ = ["DkluqCalculator", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    """Import the public names that pull in torch or ase on first use."""
-    if name == "DkluqCalculator":
-        from dkluq_cli.analysis.calculator import DkluqCalculator
-
-        return DkluqCalculator
+    """Import a public name that pulls in torch or ase on first use."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
