@@ -20,12 +20,13 @@ def suggest_cmd(
         int, typer.Option("--n", "-n", min=1, help="Number of structures to propose.")
     ] = 20,
     lattice_range: Annotated[
-        tuple[float, float],
+        Optional[tuple[float, float]],
         typer.Option(
-            help="Box: every lattice parameter in [LO, HI] × the reference value.",
+            help="Box: every lattice parameter in [LO, HI] × the reference value (default "
+            "0.9 1.1; 0.95 1.05 with --for elastic|eos, where runs near the cell teach most).",
             metavar="LO HI",
         ),
-    ] = (0.9, 1.1),
+    ] = None,
     strategy: Annotated[
         str,
         typer.Option(
@@ -91,6 +92,8 @@ def suggest_cmd(
         raise DkluqError(
             f"unknown --strategy {strategy!r}", hint=f"choose one of {', '.join(STRATEGIES)}"
         )
+    if lattice_range is None:
+        lattice_range = (0.9, 1.1) if for_ == "energy" else (0.95, 1.05)
     check_lattice_range(lattice_range)
     surrogate = load_lattice_model(model, device.value, "suggest")
     ref = choose_centre(surrogate, reference, match_composition=True, command="suggest")
