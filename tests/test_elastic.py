@@ -221,3 +221,25 @@ def test_command_files_json_and_output_rules(invoke, lattice_run, tmp_path):
     assert at.exit_code == 0, at.output
     report = json.loads((explicit / "elastic.json").read_text())
     assert report["at"]["a"] == pytest.approx(3.95) and report["cell"]["how"] == "--at"
+
+
+def test_svgp_draws_carry_the_trend_truncation_and_a_float64_covariance(lattice_run):
+    """The sample model's SVGP: its joint covariance on the stencil is computed in float64 and
+    is positive semi-definite without jitter; its C draws carry the next-order trend's
+    curvature (so σ of C11 is at least |ΔC11| up to Monte Carlo noise)."""
+    import torch
+
+    from dkluq_cli.model.io import load_model
+
+    sur = load_model(lattice_run / "model.pt")
+    assert sur.head.kind == "svgp"
+    res = elastic_analysis(sur, np.array([3.94] * 3 + [90.0] * 3), n_samples=400)
+    st = res.stencil
+    _, cov = sur.head.joint(sur.standardise(deformed_params(lattice_matrix(res.at), st.strains)))
+    assert cov.dtype == torch.float64
+    assert float(torch.linalg.eigvalsh(cov).min()) > -1e-9 * float(cov.diagonal().mean())
+    assert res.truncation is not None
+    stats = res.components()
+    assert stats["C11"]["std"] >= 0.8 * abs(res.truncation[0, 0])
+    report = res.report()
+    assert report["settings"]["trend_truncation"][0][0] == pytest.approx(res.truncation[0, 0])

@@ -287,18 +287,24 @@ def elastic_analysis(
     )
 
 
-def trend_truncation(
-    surrogate: Surrogate, points: np.ndarray, stencil: StrainStencil, factor: float
-) -> np.ndarray | None:
-    """The curvature the model's trend leaves out, estimated by the next order: the Hessian
-    (eV) of ``t_{k+1} − t_k`` on the stencil, for a model whose surface rests on a least-squares
-    trend with a next-order fit (the SVGP regime); None for others (the exact head's polynomial
-    is in its kernel, so its draws carry that uncertainty already)."""
+def trend_gap(surrogate: Surrogate, points: np.ndarray) -> np.ndarray | None:
+    """``t_{k+1} − t_k`` at ``points`` (target units) for a model whose surface rests on a
+    least-squares trend with a next-order fit (the SVGP regime): what the trend leaves out,
+    estimated by the next order. None for others (the exact head's polynomial is in its kernel,
+    so its draws carry that uncertainty already)."""
     band = surrogate.beyond
     if not isinstance(band, TruncationBand):
         return None
     coords = surrogate.coordinates(points)
-    return stencil.hessian((band.next_trend(coords) - band.trend(coords)) * factor)
+    return band.next_trend(coords) - band.trend(coords)
+
+
+def trend_truncation(
+    surrogate: Surrogate, points: np.ndarray, stencil: StrainStencil, factor: float
+) -> np.ndarray | None:
+    """The Hessian (eV) of :func:`trend_gap` on the stencil, or None."""
+    gap = trend_gap(surrogate, points)
+    return None if gap is None else stencil.hessian(gap * factor)
 
 
 def strain_lines(
@@ -374,5 +380,6 @@ __all__ = [
     "parse_cell",
     "strain_lines",
     "summary",
+    "trend_gap",
     "trend_truncation",
 ]

@@ -93,6 +93,7 @@ class Suggestion:
         quantities: The property's quantity names (empty for ``energy``).
         widths: Expected 95 % half-width of each quantity in % of its value, before any pick
             (row 0) and after each (picks + 1, quantities); empty for ``energy``.
+        floor: The part of each half-width (%) no run removes (the model's trend truncation).
     """
 
     params: np.ndarray
@@ -107,6 +108,7 @@ class Suggestion:
     target: str = "energy"
     quantities: list[str] = field(default_factory=list)
     widths: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    floor: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def volume(self) -> np.ndarray:
@@ -269,6 +271,7 @@ def _for_property(
         target=target,
         quantities=list(prop.names),
         widths=widths,
+        floor=cond.floor_pct,
     )
 
 

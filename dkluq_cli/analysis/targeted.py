@@ -19,14 +19,14 @@ quantities still wider than the goal count, when there is one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dkluq_cli.analysis.cell_energy import cell_energy_factor
 from dkluq_cli.analysis.conditioning import latent_posterior
-from dkluq_cli.analysis.elastic import COMPONENTS, NAMES
+from dkluq_cli.analysis.elastic import COMPONENTS, NAMES, trend_gap
 from dkluq_cli.analysis.strain_stencil import StrainStencil
 from dkluq_cli.analysis.zero_stress import zero_stress_cell
 from dkluq_cli.crystal.deformation import EV_PER_A3_IN_GPA, deformed_params, lattice_matrix
@@ -55,6 +55,9 @@ class PropertyTarget:
         weights: (k, s) quantity per unit of the model's target at each point.
         mean: (k,) the quantities of the posterior mean.
         cell: (6,) the cell the stencil is about.
+        floor: (k,) σ that no run removes: the model's trend truncation (its next-order
+            trend's quantity minus its own, as ``elastic`` adds to its draws); zeros for a
+            model without one.
     """
 
     kind: str
@@ -64,6 +67,18 @@ class PropertyTarget:
     weights: np.ndarray
     mean: np.ndarray
     cell: np.ndarray
+    floor: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        if len(self.floor) != len(self.names):
+            self.floor = np.zeros(len(self.names))
+
+
+def truncation_floor(surrogate: Surrogate, points: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``|weights @ (t_{k+1} − t_k)|`` at the stencil for a model with a trend truncation band
+    (the SVGP regime), else zeros."""
+    gap = trend_gap(surrogate, points)
+    return np.zeros(len(weights)) if gap is None else np.abs(weights @ gap)
 
 
 def _stencil_about_zero_stress(
@@ -91,8 +106,9 @@ def elastic_target(
     big = max(abs(mean[NAMES.index(f"C{k}{k}")]) for k in range(1, 7))
     keep = np.abs(mean) >= SIGNIFICANT * big
     names = [n for n, k in zip(NAMES, keep, strict=True) if k]
+    floor = truncation_floor(surrogate, points, weights[keep])
     return PropertyTarget(
-        "elastic", names, ["GPa"] * len(names), points, weights[keep], mean[keep], cell
+        "elastic", names, ["GPa"] * len(names), points, weights[keep], mean[keep], cell, floor
     )
 
 
@@ -116,7 +132,8 @@ def eos_target(
     b0_weights = d2 * factor * EV_PER_A3_IN_GPA / (9.0 * volume)
     weights = np.stack([a0_weights, b0_weights])
     mean = np.array([edge * (1.0 - g / h), h * EV_PER_A3_IN_GPA / (9.0 * volume)])
-    return PropertyTarget("eos", ["a0", "B0"], ["Å", "GPa"], points, weights, mean, cell)
+    floor = truncation_floor(surrogate, points, weights)
+    return PropertyTarget("eos", ["a0", "B0"], ["Å", "GPa"], points, weights, mean, cell, floor)
 
 
 def posterior_covariance(surrogate: Surrogate, xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
@@ -162,8 +179,14 @@ class TargetConditioner:
 
     @property
     def std(self) -> np.ndarray:
-        """σ of each quantity given the picks so far (its unit)."""
-        return np.sqrt(np.clip(np.diag(self.quantity_cov), 0.0, None))
+        """σ of each quantity given the picks so far (its unit), the floor included."""
+        var = np.clip(np.diag(self.quantity_cov), 0.0, None)
+        return np.sqrt(var + self.target.floor**2)
+
+    @property
+    def floor_pct(self) -> np.ndarray:
+        """The 95 % half-width no run removes, in % of each quantity's mean."""
+        return 100.0 * Z95 * self.target.floor / np.abs(self.target.mean)
 
     @property
     def halfwidth_pct(self) -> np.ndarray:
@@ -228,4 +251,5 @@ __all__ = [
     "eos_target",
     "posterior_covariance",
     "targeted_batch",
+    "truncation_floor",
 ]

@@ -173,6 +173,13 @@ def _print_widths(console, sug, until_width) -> None:
             console.print(
                 f"every half-width within {until_width:g} % after {len(sug.params)} pick(s)"
             )
+        elif (sug.floor > until_width).any():
+            console.print(
+                "[yellow]the model's trend truncation alone keeps "
+                + ", ".join(q for q, v in zip(names, sug.floor, strict=True) if v > until_width)
+                + f" wider than {until_width:g} %: more runs will not narrow them; retrain "
+                "(the exact head, or --trend 4 for the SVGP) first[/]"
+            )
         else:
             console.print(
                 f"[yellow]--n {len(sug.params)} picks leave "
