@@ -49,9 +49,9 @@ def test_stress_is_the_derivative_of_the_energy(calc):
     atoms = srtio3(cell)
     atoms.calc = calc
     stress = atoms.get_stress()
-    assert stress.shape == (6,) and np.abs(stress).max() > 1e-4
+    assert stress.shape == (6,) and np.sort(np.abs(stress))[-3] > 1e-3  # well above atol
     volume = atoms.get_volume()
-    h = 2e-4
+    h = 1e-3
     pairs = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
     for k, (i, j) in enumerate(pairs):
         energies = []
@@ -62,7 +62,8 @@ def test_stress_is_the_derivative_of_the_energy(calc):
             strained.calc = calc
             energies.append(strained.get_potential_energy())
         fd = (energies[0] - energies[1]) / (2 * h) / volume
-        np.testing.assert_allclose(stress[k], fd, rtol=2e-3, atol=2e-6)
+        # float32 network: ~1e-7 eV of round-off per energy, ~1e-6 eV/Å³ in a difference
+        np.testing.assert_allclose(stress[k], fd, rtol=2e-3, atol=1e-5)
 
 
 def test_results_and_sigma(calc, lattice_run):
@@ -74,8 +75,8 @@ def test_results_and_sigma(calc, lattice_run):
     assert atoms.get_potential_energy(force_consistent=True) == energy
     assert np.allclose(atoms.get_forces(), 0.0) and atoms.get_forces().shape == (5, 3)
     mean, std = load_model(lattice_run / "model.pt").predict(np.array([[3.95] * 3 + [90.0] * 3]))
-    assert energy == pytest.approx(mean[0], abs=1e-9)
-    assert calc.results["energy_std"] == pytest.approx(std[0], rel=1e-9) and std[0] > 0
+    assert energy == pytest.approx(mean[0], rel=1e-7)  # float32 network: batch round-off
+    assert calc.results["energy_std"] == pytest.approx(std[0], rel=1e-5) and std[0] > 0
 
 
 def test_refuses_other_compositions_and_supercells(calc):

@@ -32,7 +32,7 @@ from dkluq_cli.model.surrogate import Surrogate
 logger = logging.getLogger(__name__)
 
 #: Strain step (engineering Voigt units) of the central differences that give the stress.
-STRAIN_STEP = 1e-4
+STRAIN_STEP = 1e-3
 
 
 class DkluqCalculator(Calculator):
