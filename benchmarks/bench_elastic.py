@@ -187,6 +187,12 @@ def fit(x: np.ndarray, y: np.ndarray, seed: int, head: str, trend: Any, ref: boo
     return train(x, y, cfg, crystal=cubic_reference() if ref else None, units=units()).surrogate
 
 
+def cache_path(label: str, seed: int, quick: bool) -> Path:
+    """Where one (model, seed) result is kept, so an interrupted or split run resumes."""
+    slug = "".join(ch if ch.isalnum() else "_" for ch in label)
+    return WORK / ("elastic_curve_quick" if quick else "elastic_curve") / f"{slug}_s{seed}.json"
+
+
 def curve(args: argparse.Namespace) -> dict[str, Any]:
     import pandas as pd
 
@@ -198,10 +204,17 @@ def curve(args: argparse.Namespace) -> dict[str, Any]:
     df = pd.read_csv(SRTIO3_CSV)
     x_all, y_all = df[LATTICE].to_numpy(float), df["energy_eV"].to_numpy(float)
     configs = [c for c in CONFIGS if c[1] <= 50] if args.quick else CONFIGS
+    if args.only:
+        configs = [c for c in configs if any(word in c[0] for word in args.only)]
     seeds = SEEDS[:1] if args.quick else SEEDS
     rows = []
     for label, n, head, trend, with_ref in configs:
         for seed in seeds:
+            cached = cache_path(label, seed, args.quick)
+            if cached.is_file():
+                rows += json.loads(cached.read_text())
+                continue
+            first = len(rows)
             idx = np.sort(np.random.default_rng(seed).choice(len(x_all), n, replace=False))
             t0 = time.perf_counter()
             sur = fit(x_all[idx], y_all[idx], seed, head, trend, with_ref)
@@ -218,6 +231,8 @@ def curve(args: argparse.Namespace) -> dict[str, Any]:
                 base = {"config": f"least-squares polynomial, N={n}", "N": n, "seed": seed}
                 base.update(score(poly, None, ref))
                 rows.append(base)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(rows[first:]))
             print(
                 f"{label} seed {seed}: {row['C11']:.1f} {row['C12']:.1f} {row['C44']:.1f} "
                 f"max err {row['max_abs_err_pct']:.1f} % covered {row['covered_99_of_9']}/9 "
@@ -380,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)
     ap.add_argument("--part", choices=("curve", "dft"), default="curve")
+    ap.add_argument(
+        "--only", nargs="*", default=[], help="curve: only models whose label holds a word"
+    )
     args = ap.parse_args(argv)
     single_thread()
     machine = machine_info()
