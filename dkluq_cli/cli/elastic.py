@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from dkluq_cli.cli.common import Device, command, echo_result, err_console
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from dkluq_cli.analysis.elastic import ElasticResult
 
 
 def default_output(model: Path) -> Path:
@@ -27,7 +32,7 @@ def elastic_cmd(
         typer.Option(
             help="The cell: a,b,c,alpha,beta,gamma (Å, degrees), or NAME=VALUE pairs changing "
             "the centre; default: the zero-stress cell of the posterior mean.",
-            metavar="a,b,c,alpha,beta,gamma",
+            metavar="CELL",
         ),
     ] = None,
     max_strain: Annotated[
@@ -114,11 +119,11 @@ def elastic_cmd(
             echo_result(str(f))
 
 
-def _cell(params) -> str:
+def _cell(params: np.ndarray) -> str:
     return ", ".join(f"{v:.4f}" for v in params)
 
 
-def _print_summary(res) -> None:
+def _print_summary(res: ElasticResult) -> None:
     console = err_console()
     where = res.how
     if res.search is not None:

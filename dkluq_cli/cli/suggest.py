@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from dkluq_cli.cli.common import Device, command, echo_result, err_console
+
+if TYPE_CHECKING:
+    from dkluq_cli.analysis.suggest import Suggestion
 
 
 @command
@@ -158,7 +161,7 @@ def suggest_cmd(
         echo_result(str(figure))
 
 
-def _print_widths(console, sug, until_width) -> None:
+def _print_widths(console: Any, sug: Suggestion, until_width: float | None) -> None:
     """The expected 95 % half-width of every quantity before the picks and after each."""
     names = sug.quantities
     console.print(
