@@ -55,7 +55,11 @@ from _common import (
     write_results,
 )
 
-DFT = REPO.parent / "shared" / "dft"
+#: ``../shared/dft`` beside the checkout (a worktree one level deeper finds it further up).
+DFT = next(
+    (p / "shared" / "dft" for p in REPO.parents if (p / "shared" / "dft").is_dir()),
+    REPO.parent / "shared" / "dft",
+)
 SEEDS = (0, 1, 2, 3, 4)
 #: (label, N, head, --trend, with the cubic reference crystal)
 CONFIGS = [
@@ -155,7 +159,7 @@ def score(c: np.ndarray, draws: np.ndarray | None, ref: np.ndarray) -> dict[str,
                 )
             )
     out["max_abs_err_pct"] = float(np.max(np.abs(rel)))
-    out["covered_99_of_9"] = covered if draws is not None else None
+    out["covered_99_of_9"] = int(covered) if draws is not None else None
     return out
 
 
@@ -187,10 +191,11 @@ def fit(x: np.ndarray, y: np.ndarray, seed: int, head: str, trend: Any, ref: boo
     return train(x, y, cfg, crystal=cubic_reference() if ref else None, units=units()).surrogate
 
 
-def cache_path(label: str, seed: int, quick: bool) -> Path:
-    """Where one (model, seed) result is kept, so an interrupted or split run resumes."""
+def cache_path(label: str, seed: int) -> Path:
+    """Where one (model, seed) result of a full run is kept, so an interrupted or split run
+    resumes."""
     slug = "".join(ch if ch.isalnum() else "_" for ch in label)
-    return WORK / ("elastic_curve_quick" if quick else "elastic_curve") / f"{slug}_s{seed}.json"
+    return WORK / "elastic_curve" / f"{slug}_s{seed}.json"
 
 
 def curve(args: argparse.Namespace) -> dict[str, Any]:
@@ -210,8 +215,8 @@ def curve(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for label, n, head, trend, with_ref in configs:
         for seed in seeds:
-            cached = cache_path(label, seed, args.quick)
-            if cached.is_file():
+            cached = cache_path(label, seed)
+            if cached.is_file() and not args.quick:
                 rows += json.loads(cached.read_text())
                 continue
             first = len(rows)
@@ -231,8 +236,9 @@ def curve(args: argparse.Namespace) -> dict[str, Any]:
                 base = {"config": f"least-squares polynomial, N={n}", "N": n, "seed": seed}
                 base.update(score(poly, None, ref))
                 rows.append(base)
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_text(json.dumps(rows[first:]))
+            if not args.quick:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_text(json.dumps(rows[first:], default=float))
             print(
                 f"{label} seed {seed}: {row['C11']:.1f} {row['C12']:.1f} {row['C44']:.1f} "
                 f"max err {row['max_abs_err_pct']:.1f} % covered {row['covered_99_of_9']}/9 "
