@@ -1,6 +1,6 @@
 """Elastic constants (issue 26): dkluq elastic against CHGNet's own constants and on real DFT.
 
-Parts (``--part``; each writes its own results):
+Parts (``--part``, default both; each writes its own results):
 
 ``curve`` → ``elastic.{json,md}``
     The oracle: CHGNet's elastic constants from its **stress** at its zero-pressure cubic cell,
@@ -400,32 +400,24 @@ def render_dft(res: dict[str, Any], machine: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)
-    ap.add_argument("--part", choices=("curve", "dft"), default="curve")
+    ap.add_argument("--part", choices=("all", "curve", "dft"), default="all")
     ap.add_argument(
         "--only", nargs="*", default=[], help="curve: only models whose label holds a word"
     )
     args = ap.parse_args(argv)
     single_thread()
     machine = machine_info()
-    if args.part == "curve":
+    if args.part in ("all", "curve"):
         res = curve(args)
-        write_results(
-            args.out,
-            "elastic",
-            {**res, "machine": machine, "quick": args.quick},
-            render_curve(res, machine),
-        )
-    else:
+        data = {**res, "machine": machine, "quick": args.quick}
+        write_results(args.out, "elastic", data, render_curve(res, machine))
+    if args.part in ("all", "dft"):
         if not DFT.is_dir():
             print(f"skipped: {DFT} not found")
             return 0
         res = dft(args)
-        write_results(
-            args.out,
-            "elastic_dft",
-            {**res, "machine": machine, "quick": args.quick},
-            render_dft(res, machine),
-        )
+        data = {**res, "machine": machine, "quick": args.quick}
+        write_results(args.out, "elastic_dft", data, render_dft(res, machine))
     return 0
 
 
