@@ -1,29 +1,23 @@
-"""Elastic constants (issue 26): dkluq elastic against CHGNet's own constants and on real DFT.
+"""Elastic constants (issue 26): dkluq elastic against CHGNet's own constants, N = 25 … 5000.
 
-Parts (``--part``, default both; each writes its own results):
+The oracle: CHGNet's elastic constants from its **stress** at its zero-pressure cubic cell, a
+quadratic fit of σ(e) per Voigt strain over ±1, ±2, ±3 % (CHGNet is not smooth below ~0.5 %),
+and, to show how far "the" value of a rough potential is defined, the same from ±0.5/±1 % and
+from the energy curvature on dkluq's own stencil at ±2 and ±3 %. Then, per table size N and seed
+(each seed its own subset or split of the 5000-row sample): ``dkluq elastic`` (1000 draws) of the
+model ``dkluq train`` makes — the exact head with the cubic reference crystal (``--reference``)
+for N ≤ 2000, the SVGP head (defaults, no reference, as for the sample CSV) at N = 2000 and
+5000, and the SVGP with ``--trend 4`` at 5000 — beside a plain least-squares polynomial of the
+six parameters on the same rows (and, at 5000, the least-squares cubic the SVGP's trend is).
+Scored on the nine non-zero components (C11, C22, C33 against the oracle's C11, …): the largest
+relative error, the cubic averages, and how many of the nine 99 % bands cover the oracle.
+Writes ``elastic.{json,md}``.
 
-``curve`` → ``elastic.{json,md}``
-    The oracle: CHGNet's elastic constants from its **stress** at its zero-pressure cubic cell,
-    a quadratic fit of σ(e) per Voigt strain over ±1, ±2, ±3 % (CHGNet is not smooth below
-    ~0.5 %), and, to show how far "the" value of a rough potential is defined, the same from
-    ±0.5/±1 % and from the energy curvature on dkluq's own stencil at ±2 and ±3 %. Then, per table
-    size N and seed (each seed its own subset or split of the 5000-row sample): ``dkluq elastic``
-    (1000 draws) of the model ``dkluq train`` makes — the exact head with the cubic reference
-    crystal (``--reference``) for N ≤ 2000, the SVGP head (defaults, no reference, as for the
-    sample CSV) at N = 2000 and 5000, and the SVGP with ``--trend 4`` at 5000 — beside a plain
-    least-squares polynomial of the six parameters on the same rows. Scored on the nine non-zero
-    components (C11, C22, C33 against the oracle's C11, …): the largest relative error, the
-    cubic averages, and how many of the nine 99 % bands cover the oracle.
-``dft`` → ``elastic_dft.{json,md}``
-    Real GPAW PBE (``../shared/dft``): the exact head with the cubic reference on each batch's
-    in-range rows (each seed drops a different 10 %), C with 95 % intervals, whether each batch's
-    interval covers the other batch's value (train on one, check on the other), and B_VRH beside
-    ``dkluq eos``'s B0 on the same model and the README's B0 ≈ 168 GPa.
+Real DFT is ``bench_elastic_dft.py``, the number of DFT calls to ±5 % ``bench_elastic_calls.py``.
+Run with a Python that has chgnet (the oracle; cached in ``benchmarks/_work``, each model and
+seed too, so a run resumes; ``--only`` splits it)::
 
-The number of DFT calls to ±5 % is ``bench_elastic_calls.py``. Run with a Python that has
-chgnet (the oracle; cached in ``benchmarks/_work``)::
-
-    OMP_NUM_THREADS=1 python benchmarks/bench_elastic.py --part curve
+    OMP_NUM_THREADS=1 python benchmarks/bench_elastic.py
     python benchmarks/bench_elastic.py --quick --out /tmp/bench
 """
 
@@ -42,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
     LATTICE,
-    REPO,
     RESULTS,
     SRTIO3_CSV,
     WORK,
@@ -55,11 +48,6 @@ from _common import (
     write_results,
 )
 
-#: ``../shared/dft`` beside the checkout (a worktree one level deeper finds it further up).
-DFT = next(
-    (p / "shared" / "dft" for p in REPO.parents if (p / "shared" / "dft").is_dir()),
-    REPO.parent / "shared" / "dft",
-)
 SEEDS = (0, 1, 2, 3, 4)
 #: (label, N, head, --trend, with the cubic reference crystal)
 CONFIGS = [
@@ -281,7 +269,7 @@ def render_curve(res: dict[str, Any], machine: dict[str, Any]) -> str:
     orc = res["oracle"]
     c = np.array(orc["C"])
     lines = [
-        "## Elastic constants vs CHGNet (bench_elastic.py --part curve)",
+        "## Elastic constants vs CHGNet (bench_elastic.py)",
         "",
         f"Oracle (CHGNet stress, quadratic fit over ±1–3 % at its zero-pressure cell a = "
         f"{orc['a0']:.4f} Å): C11 = {c[0, 0]:.1f}, C12 = {c[0, 1]:.1f}, C44 = {c[3, 3]:.1f} GPa. "
@@ -327,112 +315,18 @@ def render_curve(res: dict[str, Any], machine: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def dft(args: argparse.Namespace) -> dict[str, Any]:
-    import pandas as pd
-
-    from dkluq_cli.analysis.elastic import elastic_analysis
-    from dkluq_cli.analysis.elastic_report import eos_bulk_modulus
-
-    rows = []
-    centre = np.array([3.95, 3.95, 3.95, 90.0, 90.0, 90.0])
-    for batch, name in (("b1", "srtio3_gpaw_pbe.csv"), ("b2", "srtio3_gpaw_pbe_b2.csv")):
-        df = pd.read_csv(DFT / name)
-        df = df[df["set"] == "in"]
-        x, y = df[LATTICE].to_numpy(float), df["energy_eV"].to_numpy(float)
-        for seed in SEEDS[:1] if args.quick else SEEDS:
-            keep = np.sort(np.random.default_rng(seed).permutation(len(x))[: int(0.9 * len(x))])
-            sur = fit(x[keep], y[keep], seed, "auto", "auto", True)
-            res = elastic_analysis(sur, centre, n_samples=1000, seed=seed)
-            comps, mods = res.components(), res.moduli()
-            b0, _ = eos_bulk_modulus(sur, centre, None)
-            row = {"batch": batch, "seed": seed, "rows": len(keep), "a": float(res.at[0])}
-            for k in ("C11", "C12", "C44"):
-                row[k], row[f"{k}_ci95"] = comps[k]["mean"], comps[k]["ci95"]
-            row["B_VRH"], row["B_VRH_ci95"] = mods["B_VRH"]["mean"], mods["B_VRH"]["ci95"]
-            row["G_VRH"] = mods["G_VRH"]["mean"]
-            row["B0_eos"] = None if b0 is None else b0["mean"]
-            rows.append(row)
-            print(
-                batch,
-                seed,
-                {k: round(row[k], 1) for k in ("C11", "C12", "C44", "B_VRH")},
-                flush=True,
-            )
-    for row in rows:
-        other = [r for r in rows if r["batch"] != row["batch"]]
-        inside = [
-            all(row[f"{k}_ci95"][0] <= o[k] <= row[f"{k}_ci95"][1] for k in ("C11", "C12", "C44"))
-            for o in other
-        ]
-        row["covers_other_batch"] = float(np.mean(inside)) if inside else None
-    return {"rows": rows, "readme_B0_GPa": 168.0}
-
-
-def render_dft(res: dict[str, Any], machine: dict[str, Any]) -> str:
-    rows = res["rows"]
-    table = []
-    for batch in ("b1", "b2"):
-        sel = [r for r in rows if r["batch"] == batch]
-        line: dict[str, Any] = {"batch": batch, "seeds": len(sel), "rows": sel[0]["rows"]}
-        for k in ("a", "C11", "C12", "C44", "B_VRH", "G_VRH", "B0_eos", "covers_other_batch"):
-            v = [r[k] for r in sel if r[k] is not None]
-            line[k] = f"{np.median(v):.3g} [{min(v):.3g}–{max(v):.3g}]"
-        for k in ("C11", "C12", "C44"):
-            hw = [100 * (r[f"{k}_ci95"][1] - r[f"{k}_ci95"][0]) / 2 / r[k] for r in sel]
-            line[f"{k}_hw"] = f"{np.median(hw):.1f}"
-        table.append(line)
-    cols = [
-        ("batch", "batch"),
-        ("seeds", "seeds"),
-        ("rows", "rows"),
-        ("a", "zero-stress a (Å)"),
-        ("C11", "C11"),
-        ("C11_hw", "± %"),
-        ("C12", "C12"),
-        ("C12_hw", "± %"),
-        ("C44", "C44"),
-        ("C44_hw", "± %"),
-        ("B_VRH", "B_VRH"),
-        ("B0_eos", "eos B0"),
-        ("G_VRH", "G_VRH"),
-        ("covers_other_batch", "95 % intervals cover the other batch (fraction)"),
-    ]
-    return "\n".join(
-        [
-            "## Elastic constants from real GPAW PBE energies (bench_elastic.py --part dft)",
-            "",
-            "Exact head with the cubic reference crystal on each batch's in-range rows (each seed "
-            "drops a different 10 %); GPa, median [min–max] over seeds; ± is the 95 % half-width in %. "
-            f"README: cubic PBE B0 ≈ {res['readme_B0_GPa']:.0f} GPa.",
-            "",
-            md_table(table, cols),
-            "",
-            machine_line(machine),
-        ]
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_common_args(ap)
-    ap.add_argument("--part", choices=("all", "curve", "dft"), default="all")
     ap.add_argument(
-        "--only", nargs="*", default=[], help="curve: only models whose label holds a word"
+        "--only", nargs="*", default=[], help="only models whose label holds one of these words"
     )
     args = ap.parse_args(argv)
     single_thread()
     machine = machine_info()
-    if args.part in ("all", "curve"):
-        res = curve(args)
-        data = {**res, "machine": machine, "quick": args.quick}
-        write_results(args.out, "elastic", data, render_curve(res, machine))
-    if args.part in ("all", "dft"):
-        if not DFT.is_dir():
-            print(f"skipped: {DFT} not found")
-            return 0
-        res = dft(args)
-        data = {**res, "machine": machine, "quick": args.quick}
-        write_results(args.out, "elastic_dft", data, render_dft(res, machine))
+    res = curve(args)
+    data = {**res, "machine": machine, "quick": args.quick}
+    write_results(args.out, "elastic", data, render_curve(res, machine))
     return 0
 
 

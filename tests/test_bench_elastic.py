@@ -1,5 +1,6 @@
 """The elastic benchmarks run in ``--quick`` mode (the oracle from the cache, the committed
-results or chgnet; the DFT-calls script says it is skipped without chgnet)."""
+results or chgnet; the DFT-calls script says it is skipped without chgnet, the real-DFT one
+without ../shared)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_bench_elastic_curve_quick(tmp_path):
     mod = _script("bench_elastic")
-    assert mod.main(["--quick", "--part", "curve", "--out", str(tmp_path)]) == 0
+    assert mod.main(["--quick", "--out", str(tmp_path)]) == 0
     r = json.loads((tmp_path / "elastic.json").read_text())
     assert r["quick"] is True and len(r["oracle"]["C"]) == 6
     models = [row for row in r["rows"] if row["config"].startswith("exact")]
@@ -22,6 +23,18 @@ def test_bench_elastic_curve_quick(tmp_path):
     for row in models:
         assert 0 <= row["covered_99_of_9"] <= 9 and row["C11"] > row["C12"] > 0
     assert (tmp_path / "elastic.md").read_text().startswith("## Elastic constants vs CHGNet")
+
+
+def test_bench_elastic_dft_quick_or_skipped(tmp_path):
+    mod = _script("bench_elastic_dft")
+    assert mod.main(["--quick", "--out", str(tmp_path)]) == 0
+    path = tmp_path / "elastic_dft.json"
+    if mod.DFT.is_dir():
+        rows = json.loads(path.read_text())["rows"]
+        assert {r["batch"] for r in rows} == {"b1", "b2"}
+        assert all(r["C11"] > r["C44"] > 0 and r["B0_eos"] > 0 for r in rows)
+    else:
+        assert not path.exists()
 
 
 def test_bench_elastic_calls_quick_or_skipped(tmp_path):
