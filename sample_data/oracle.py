@@ -111,3 +111,34 @@ def srtio3_energies(params: np.ndarray, batch_size: int = BATCH_SIZE) -> np.ndar
         preds = [preds]
     e_per_atom = np.array([float(np.asarray(pr["e"]).reshape(-1)[0]) for pr in preds], dtype=float)
     return e_per_atom * N_ATOMS
+
+
+def srtio3_stresses(matrices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Energies and stresses of SrTiO3 cells given by their lattice vectors, from CHGNet.
+
+    For the elastic-constant benchmark: a cell is given as a lattice matrix (rows are the
+    vectors, Å) rather than six parameters, so a strained cell keeps the Cartesian frame its
+    strain is written in, and so does its stress.
+
+    Args:
+        matrices: (n, 3, 3) or (3, 3) lattice matrices (Å).
+
+    Returns:
+        ``(energy (n,) eV per cell, stress (n, 6) GPa)``: the stress in Voigt order xx yy zz yz
+        xz xy with ASE's sign (σ = (1/V) ∂E/∂ε, positive when the cell would rather shrink).
+    """
+    import torch
+
+    mats = np.asarray(matrices, dtype=float).reshape(-1, 3, 3)
+    structures = [
+        Structure(Lattice(m), list(SPECIES), [list(x) for x in FRAC_COORDS]) for m in mats
+    ]
+    model = _model()
+    torch.set_num_threads(1)
+    preds = model.predict_structure(structures, task="efs", batch_size=BATCH_SIZE)
+    if isinstance(preds, dict):
+        preds = [preds]
+    energy = np.array([float(np.asarray(p["e"]).reshape(-1)[0]) for p in preds]) * N_ATOMS
+    pairs = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+    stress = np.array([[np.asarray(p["s"])[i, j] for i, j in pairs] for p in preds], dtype=float)
+    return energy, stress

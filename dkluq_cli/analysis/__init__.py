@@ -4,7 +4,10 @@
 Each command has a core module here that takes a :class:`~dkluq_cli.model.surrogate.Surrogate`
 and returns numbers (and writes its tables): :mod:`.predict`, :mod:`.scan` (+ :mod:`.scan_report`),
 :mod:`.eos`, :mod:`.suggest` (+ :mod:`.conditioning`, the posterior conditioned on runs not yet
-made). :mod:`.lattice_model` is the one reader of what a model stores about its lattice (domain,
+made, and :mod:`.targeted`, a property's variance given such runs), :mod:`.elastic` (+
+:mod:`.strain_stencil`, :mod:`.zero_stress`, :mod:`.elastic_moduli`, :mod:`.elastic_report`).
+:mod:`.calculator` serves a model to ASE; :mod:`.cell_energy` turns the target into a cell's
+energy. :mod:`.lattice_model` is the one reader of what a model stores about its lattice (domain,
 reference crystal, formula); :mod:`.centre` picks the lattice a command centres on; :mod:`.grids`
 builds every line, map and box. Nothing here draws (figures are :mod:`dkluq_cli.plots`, called by
 the CLI) or imports typer or rich.

@@ -29,6 +29,12 @@ the reference). Three strategies:
 Every candidate also gets ``std_given_previous``: its σ conditioned on the candidates ranked
 above it, which shows how much each further DFT call is still expected to teach.
 
+``target`` (``--for``) says what the picks should teach: ``energy`` (the strategies above), or a
+property, ``elastic`` (the components of C) or ``eos`` (a0 and B0): then the ``batch`` picks
+are the pool points that shrink that property's posterior variance most, and the expected 95 %
+half-width of every quantity after each pick comes with them (:mod:`dkluq_cli.analysis.targeted`);
+``until_width`` stops the picks once every half-width is that narrow (% of the value).
+
 The conditioning is :mod:`dkluq_cli.analysis.conditioning`; the box and the points drawn in it are
 :mod:`dkluq_cli.analysis.grids`.
 """
@@ -36,7 +42,7 @@ The conditioning is :mod:`dkluq_cli.analysis.conditioning`; the box and the poin
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +52,13 @@ from dkluq_cli.analysis.conditioning import PosteriorConditioner, greedy_batch, 
 from dkluq_cli.analysis.grids import make_box, random_points, sobol_pool
 from dkluq_cli.analysis.lattice_model import LATTICE_FEATURES, check_lattice_features
 from dkluq_cli.analysis.predict import output_columns
+from dkluq_cli.analysis.targeted import (
+    TARGETS,
+    TargetConditioner,
+    elastic_target,
+    eos_target,
+    targeted_batch,
+)
 from dkluq_cli.crystal.crystal import Crystal
 from dkluq_cli.crystal.lattice import cell_volume
 from dkluq_cli.crystal.structure_io import write_poscar
@@ -76,6 +89,11 @@ class Suggestion:
         box_hi: Upper corner of the box (6,).
         pool_params: Pool points (m × 6), for plots (empty for ``random``).
         pool_std: Calibrated predictive σ on the pool (m,).
+        target: What the picks aim at (``energy``, ``elastic``, ``eos``).
+        quantities: The property's quantity names (empty for ``energy``).
+        widths: Expected 95 % half-width of each quantity in % of its value, before any pick
+            (row 0) and after each (picks + 1, quantities); empty for ``energy``.
+        floor: The part of each half-width (%) no run removes (the model's trend truncation).
     """
 
     params: np.ndarray
@@ -87,6 +105,10 @@ class Suggestion:
     box_hi: np.ndarray
     pool_params: np.ndarray
     pool_std: np.ndarray
+    target: str = "energy"
+    quantities: list[str] = field(default_factory=list)
+    widths: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    floor: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def volume(self) -> np.ndarray:
@@ -110,6 +132,9 @@ def suggest(
     fix_angles: bool = False,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
+    target: str = "energy",
+    until_width: float | None = None,
+    n_atoms: int | None = None,
 ) -> Suggestion:
     """Propose ``n`` lattices to compute next.
 
@@ -123,12 +148,17 @@ def suggest(
         fix_angles: Keep the angles at the reference.
         seed: Seed of the pool / random points.
         progress: Called with a short message at each stage.
+        target: ``energy``, ``elastic`` or ``eos`` (see the module docstring).
+        until_width: With a property target: stop once every expected 95 % half-width is at
+            most this many % of the value (``n`` is then the most picks).
+        n_atoms: Atoms per cell (a property of a per-atom model needs it).
 
     Returns:
         The :class:`Suggestion`, candidates in rank order.
 
     Raises:
-        DkluqError: Unknown strategy, ``n`` < 1, or a pool smaller than ``n``.
+        DkluqError: Unknown strategy or target, ``n`` < 1, a pool smaller than ``n``, or
+            ``until_width`` without a property target.
     """
     if strategy not in STRATEGIES:
         raise DkluqError(
@@ -137,8 +167,13 @@ def suggest(
     if n < 1:
         raise DkluqError(f"--n must be at least 1, got {n}")
     check_lattice_features(surrogate, "suggest")
+    _check_target(target, strategy, until_width)
     say = progress or (lambda _msg: None)
     lo, hi = make_box(centre, lattice_range, fix_angles=fix_angles)
+    if target != "energy":
+        return _for_property(
+            surrogate, centre, n, (lo, hi), target, until_width, pool_size, seed, n_atoms, say
+        )
     if strategy == "random":
         params = random_points(lo, hi, n, seed)
         pool = np.zeros((0, 6))
@@ -176,6 +211,70 @@ def suggest(
     )
 
 
+def _check_target(target: str, strategy: str, until_width: float | None) -> None:
+    """Refuse an unknown target, a property with a strategy other than ``batch``, and a width
+    goal without a property."""
+    if target not in TARGETS:
+        raise DkluqError(f"unknown --for {target!r}", hint=f"choose one of {', '.join(TARGETS)}")
+    if target != "energy" and strategy != "batch":
+        raise DkluqError(
+            f"--for {target} picks by the property's variance; --strategy {strategy} does not",
+            hint="leave --strategy at batch (random draws: --for energy --strategy random)",
+        )
+    if until_width is not None:
+        if target == "energy":
+            raise DkluqError(
+                "--until-width needs a property: --for elastic or --for eos",
+                hint="an energy has no width in % to aim at; use --n for the energy",
+            )
+        if not until_width > 0:
+            raise DkluqError(f"--until-width must be > 0 %, got {until_width:g}")
+
+
+def _for_property(
+    surrogate: Surrogate,
+    centre: np.ndarray,
+    n: int,
+    box: tuple[np.ndarray, np.ndarray],
+    target: str,
+    until_width: float | None,
+    pool_size: int,
+    seed: int,
+    n_atoms: int | None,
+    say: Callable[[str], None],
+) -> Suggestion:
+    """The ``batch`` picks for a property (:func:`dkluq_cli.analysis.targeted.targeted_batch`)."""
+    lo, hi = box
+    pool = sobol_pool(lo, hi, pool_size, seed)
+    make = elastic_target if target == "elastic" else eos_target
+    prop = make(surrogate, centre, n_atoms)
+    say(f"{target}: {', '.join(prop.names)} at the zero-stress cell of the posterior mean")
+    cond = TargetConditioner(surrogate, pool, prop)
+    picks, widths = targeted_batch(cond, n, until_width)
+    params = pool[picks]
+    _, pool_std = surrogate.predict(pool)
+    if len(params):
+        mean, std = surrogate.predict(params)
+        std_prev = std_given_previous(surrogate, params)
+    else:
+        mean = std = std_prev = np.zeros(0)
+    return Suggestion(
+        params=params,
+        mean=mean,
+        std=std,
+        std_given_previous=std_prev,
+        strategy="batch",
+        box_lo=lo,
+        box_hi=hi,
+        pool_params=pool,
+        pool_std=pool_std,
+        target=target,
+        quantities=list(prop.names),
+        widths=widths,
+        floor=cond.floor_pct,
+    )
+
+
 def candidate_frame(sug: Suggestion, target: str, width: int = 3) -> pd.DataFrame:
     """The ``candidates.csv`` table: rank, folder, lattice, volume, prediction and σ.
 
@@ -199,6 +298,19 @@ def candidate_frame(sug: Suggestion, target: str, width: int = 3) -> pd.DataFram
     df[cols["std"]] = sug.std
     df[f"{base}_std_given_previous{unit}"] = sug.std_given_previous
     df["strategy"] = sug.strategy
+    if sug.quantities:
+        df["for"] = sug.target
+        df["expected_max_halfwidth95_pct"] = sug.widths[1:].max(axis=1)
+    return df
+
+
+def widths_frame(sug: Suggestion) -> pd.DataFrame:
+    """``widths.csv``: the expected 95 % half-width of each quantity (% of its value) before any
+    pick (``pick`` 0) and after each."""
+    import pandas as pd
+
+    df = pd.DataFrame(sug.widths, columns=[f"{q}_halfwidth95_pct" for q in sug.quantities])
+    df.insert(0, "pick", np.arange(len(df)))
     return df
 
 
@@ -218,7 +330,16 @@ def min_pairwise_distance(params: np.ndarray, lo: np.ndarray, hi: np.ndarray) ->
 
 
 def summary(sug: Suggestion) -> dict[str, Any]:
-    """Numbers for the log line: σ range, diversity."""
+    """Numbers for the log line: σ range, diversity (NaN without candidates)."""
+    if len(sug.params) == 0:
+        nan = float("nan")
+        return {
+            "n": 0,
+            "mean_std": nan,
+            "max_std": nan,
+            "mean_std_given_previous": nan,
+            "min_pairwise_distance": nan,
+        }
     return {
         "n": len(sug.params),
         "mean_std": float(np.mean(sug.std)),
@@ -266,4 +387,6 @@ def write_suggestion(
         structure = crystal.structure(params)
         poscars.append(write_poscar(structure, folder / "POSCAR", comment))
     csv = write_table(df, out_dir / "candidates.csv", force=True)
+    if sug.quantities:
+        poscars.append(write_table(widths_frame(sug), out_dir / "widths.csv", force=True))
     return [csv, *poscars]

@@ -1,5 +1,5 @@
 """A trained model as a notebook holds it: :func:`train`, :func:`load_model` and
-:class:`TrainedModel` (``predict``, ``scan``, ``eos``), the package face's API.
+:class:`TrainedModel` (``predict``, ``scan``, ``eos``, ``elastic``), the package face's API.
 
     from dkluq_cli import load_model, train
 
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dkluq_cli.analysis.centre import choose_centre
+from dkluq_cli.analysis.elastic import ElasticResult, elastic_analysis, parse_cell
+from dkluq_cli.analysis.elastic_report import eos_bulk_modulus
 from dkluq_cli.analysis.eos import EosResult, eos_analysis
 from dkluq_cli.analysis.predict import frame_of, predict_frame
 from dkluq_cli.analysis.scan import DEFAULT_PAIR, ScanResult, run_scan
@@ -171,6 +173,42 @@ class TrainedModel:
             n_atoms=centre.n_atoms,
             reference_source=centre.source,
         )
+
+    def elastic(
+        self,
+        *,
+        reference: PathLike | None = None,
+        at: str | None = None,
+        max_strain: float = 0.03,
+        samples: int = 1000,
+        seed: int = 0,
+    ) -> ElasticResult:
+        """The elastic tensor with σ and 95 % intervals from joint posterior draws
+        (``dkluq elastic``; ``.report()`` gives what ``elastic.json`` holds), with ``eos``'s B0
+        beside it.
+
+        Args:
+            reference: Structure file whose lattice starts the zero-stress search; default as
+                for :meth:`scan`.
+            at: The cell (``a,b,c,alpha,beta,gamma`` or ``NAME=VALUE`` pairs) instead of the
+                zero-stress one.
+            max_strain: Largest strain of the stencil (engineering Voigt units).
+            samples: Joint posterior draws of the surface.
+            seed: Seed of the draws.
+        """
+        centre = choose_centre(self.surrogate, reference, match_composition=True, command="elastic")
+        res = elastic_analysis(
+            self.surrogate,
+            centre.params,
+            at=None if at is None else parse_cell(at, centre.params),
+            max_strain=max_strain,
+            n_samples=samples,
+            seed=seed,
+            n_atoms=centre.n_atoms,
+            source=centre.source,
+        )
+        res.eos, res.eos_note = eos_bulk_modulus(self.surrogate, centre.params, centre.n_atoms)
+        return res
 
     def save(self, path: PathLike, *, force: bool = False) -> Path:
         """Write the model file (``model.pt``) atomically; returns its path."""

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from dkluq_cli import __version__
-from dkluq_cli.cli import eos, ingest, predict, scan, suggest, train
+from dkluq_cli.cli import elastic, eos, ingest, predict, scan, suggest, train
 from dkluq_cli.cli.common import DkluqCommand, DkluqGroup, state
 
 app = typer.Typer(
@@ -66,6 +66,7 @@ app.command("predict", cls=DkluqCommand)(predict.predict_cmd)
 app.command("scan", cls=DkluqCommand)(scan.scan_cmd)
 app.command("suggest", cls=DkluqCommand)(suggest.suggest_cmd)
 app.command("eos", cls=DkluqCommand)(eos.eos_cmd)
+app.command("elastic", cls=DkluqCommand)(elastic.elastic_cmd)
 
 
 def main() -> None:

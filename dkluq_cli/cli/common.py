@@ -168,8 +168,19 @@ EosRange = Annotated[
     ),
 ]
 BoxRange = Annotated[
-    tuple[float, float],
-    _lattice_range_option("Box: every lattice parameter in [LO, HI] × the reference value."),
+    Optional[tuple[float, float]],
+    _lattice_range_option(
+        "Box: every lattice parameter in [LO, HI] × the reference value (default 0.9 1.1; "
+        "0.95 1.05 with --for elastic|eos, where runs near the cell teach most)."
+    ),
+]
+SuggestFor = Annotated[
+    one_of(owned_choices("dkluq_cli.analysis.targeted", "TARGETS")),
+    typer.Option(
+        "--for",
+        help="What the runs should teach: energy (σ of the energy), elastic (the components of "
+        "C) or eos (a0 and B0): picks that shrink that posterior variance.",
+    ),
 ]
 
 

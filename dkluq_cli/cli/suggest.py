@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -15,12 +15,16 @@ from dkluq_cli.cli.common import (
     Plots,
     Reference,
     Strategy,
+    SuggestFor,
     command,
     default_output,
     echo_result,
     err_console,
     output_folder,
 )
+
+if TYPE_CHECKING:
+    from dkluq_cli.analysis.suggest import Suggestion
 
 
 @command
@@ -29,7 +33,7 @@ def suggest_cmd(
     n: Annotated[
         int, typer.Option("--n", "-n", min=1, help="Number of structures to propose.")
     ] = 20,
-    lattice_range: BoxRange = (0.9, 1.1),
+    lattice_range: BoxRange = None,
     strategy: Strategy = "batch",
     output: Annotated[Optional[Path], output_folder("suggest")] = None,
     reference: Reference = None,
@@ -37,6 +41,15 @@ def suggest_cmd(
     fix_angles: Annotated[
         bool, typer.Option("--fix-angles", help="Keep α, β, γ at the reference.")
     ] = False,
+    for_: SuggestFor = "energy",
+    until_width: Annotated[
+        Optional[float],
+        typer.Option(
+            help="With --for elastic|eos: stop once every expected 95 % half-width is at most "
+            "PCT % of its value (--n is then the most picks).",
+            metavar="PCT",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the pool / random points.")] = 0,
     device: Device = "auto",
     plots: Plots = True,
@@ -45,7 +58,8 @@ def suggest_cmd(
     """Propose the next N structures for DFT: POSCAR folders plus candidates.csv.
 
     Writes into suggest/ next to the model (replaced on every rerun, stale candidate folders
-    included) or -o DIR.
+    included) or -o DIR. With --for elastic|eos the picks shrink the posterior variance of the
+    elastic constants (or a0 and B0), and the expected interval widths are printed after each.
     """
     from dkluq_cli.analysis.centre import choose_centre, require_atoms
     from dkluq_cli.analysis.lattice_model import load_lattice_model
@@ -53,6 +67,8 @@ def suggest_cmd(
     from dkluq_cli.cli.progress import Steps
     from dkluq_cli.data.output import command_output
 
+    if lattice_range is None:
+        lattice_range = (0.9, 1.1) if for_ == "energy" else (0.95, 1.05)
     surrogate = load_lattice_model(model, device, "suggest")
     ref = choose_centre(surrogate, reference, match_composition=True, command="suggest")
     crystal = require_atoms(ref)
@@ -74,7 +90,14 @@ def suggest_cmd(
             fix_angles=fix_angles,
             seed=seed,
             progress=steps,
+            target=for_,
+            until_width=until_width,
+            n_atoms=ref.n_atoms,
         )
+        if sug.quantities:
+            _print_widths(console, sug, until_width)
+        if len(sug.params) == 0:
+            return
         steps("writing the POSCARs")
         files = write_suggestion(
             sug, crystal, out.staging, target=surrogate.target, unit=surrogate.target_unit
@@ -105,3 +128,33 @@ def suggest_cmd(
     echo_result(str(out.final(files[0])))
     if plots:
         echo_result(str(out.final(files[-1])))
+
+
+def _print_widths(console: Any, sug: Suggestion, until_width: float | None) -> None:
+    """The expected 95 % half-width of every quantity before the picks and after each."""
+    names = sug.quantities
+    console.print(
+        "expected 95 % half-widths (% of the value): " + " ".join(f"{q:>7}" for q in names)
+    )
+    for k, row in enumerate(sug.widths):
+        label = "now" if k == 0 else f"after pick {k}"
+        console.print(f"  {label:>13}: " + " ".join(f"{v:7.2f}" for v in row))
+    if until_width is not None:
+        last = sug.widths[-1]
+        if (last <= until_width).all():
+            console.print(
+                f"every half-width within {until_width:g} % after {len(sug.params)} pick(s)"
+            )
+        elif (sug.floor > until_width).any():
+            console.print(
+                "[yellow]the model's trend truncation alone keeps "
+                + ", ".join(q for q, v in zip(names, sug.floor, strict=True) if v > until_width)
+                + f" wider than {until_width:g} %: more runs will not narrow them; retrain "
+                "(the exact head, or --trend 4 for the SVGP) first[/]"
+            )
+        else:
+            console.print(
+                f"[yellow]--n {len(sug.params)} picks leave "
+                + ", ".join(q for q, v in zip(names, last, strict=True) if v > until_width)
+                + f" wider than {until_width:g} %: raise --n[/]"
+            )

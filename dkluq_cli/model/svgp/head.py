@@ -75,12 +75,15 @@ class DKLHead:
 
     @torch.no_grad()
     def joint(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """Mean and (symmetrised) covariance of q(f) at ``z``, float64."""
-        self.eval()
+        """Mean and (symmetrised) covariance of q(f) at ``z``, computed in float64 by the
+        float64 copy of the GP: a float32 covariance of close points (a strain stencil, a
+        dense line) is indefinite by its round-off and needs jitter that would blur the
+        draws' differences."""
+        gp = self._gp64()
         with self._settings():
-            f = self.model(z)
-        cov = f.covariance_matrix.double()
-        return f.mean.double(), 0.5 * (cov + cov.T)
+            f = gp(self._features64(z))
+        cov = f.covariance_matrix
+        return f.mean, 0.5 * (cov + cov.T)
 
     @torch.no_grad()
     def cross_covariance(self, za: Tensor, zb: Tensor) -> np.ndarray:

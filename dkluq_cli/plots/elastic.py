@@ -1,0 +1,83 @@
+"""Figure written by ``dkluq elastic``: the components with their intervals, and the energy along
+each Voigt strain with its posterior band.
+
+Built with :class:`matplotlib.figure.Figure` (no pyplot state) and saved atomically through
+:func:`dkluq_cli.plots.train._save` (format from the suffix, 150 dpi).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dkluq_cli.plots.train import _new_figure, _save
+
+#: Axis labels of the six Voigt strains.
+VOIGT_LABELS = ("xx", "yy", "zz", "yz", "xz", "xy")
+
+
+def elastic_plot(
+    components: dict[str, dict[str, Any]],
+    shown: list[str],
+    lines: Any,
+    tensor: np.ndarray,
+    volume: float,
+    path: str | os.PathLike[str],
+    title: str = "",
+) -> Path:
+    """Two panels: the components ``shown`` (mean and 95 % interval, GPa), and ΔE along each
+    Voigt strain axis (posterior mean, 95 % band of the joint draws, and ``½ V C_ii e²``).
+
+    Args:
+        components: ``{"C11": {"mean", "std", "ci95"}, …}`` (GPa).
+        shown: The component names to draw, in order.
+        lines: :class:`dkluq_cli.analysis.elastic.StrainLines` (``strains``, ``mean``, ``lo``,
+            ``hi``; eV).
+        tensor: ``C`` of the posterior mean (6, 6), GPa, for the quadratic curves.
+        volume: The cell's volume (Å³).
+        path: Output image (``.png``, ``.svg`` or ``.pdf``).
+        title: Figure title.
+
+    Returns:
+        The path written.
+    """
+    fig, (ax_c, ax_e) = _new_figure(11.0, 4.6, ncols=2)
+    means = np.array([components[n]["mean"] for n in shown])
+    lo = np.array([components[n]["ci95"][0] for n in shown])
+    hi = np.array([components[n]["ci95"][1] for n in shown])
+    pos = np.arange(len(shown))
+    ax_c.errorbar(
+        pos,
+        means,
+        yerr=[means - lo, hi - means],
+        fmt="o",
+        color="tab:blue",
+        capsize=4,
+        label="mean and 95 % interval",
+    )
+    ax_c.set_xticks(pos, shown)
+    ax_c.set_ylabel("elastic constant (GPa)")
+    ax_c.grid(axis="y", alpha=0.3)
+    ax_c.legend(fontsize=8)
+    gev = 1.0 / 160.21766208  # GPa → eV/Å³
+    colours = [f"C{k}" for k in range(6)]
+    strains = np.asarray(lines.strains)
+    for k, label in enumerate(VOIGT_LABELS):
+        pct = 100.0 * strains
+        ax_e.fill_between(pct, lines.lo[k], lines.hi[k], color=colours[k], alpha=0.2)
+        ax_e.plot(pct, lines.mean[k], color=colours[k], lw=1.5, label=f"e_{label}")
+        quad = 0.5 * volume * tensor[k, k] * gev * strains**2
+        ax_e.plot(pct, quad, color=colours[k], lw=0.8, ls="--")
+    ax_e.set_xlabel("Voigt strain (%; engineering shear)")
+    ax_e.set_ylabel("ΔE (eV per cell)")
+    ax_e.set_title("mean, 95 % band of the draws; dashed: ½ V C_ii e²", fontsize=9)
+    ax_e.legend(fontsize=8, ncols=2)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+__all__ = ["elastic_plot"]
