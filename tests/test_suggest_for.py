@@ -129,7 +129,7 @@ def test_cli_for_elastic_until_width(invoke, small_run, tmp_path):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--for", "bulk"], "unknown --for"),
+        (["--for", "bulk"], "not one of 'energy', 'elastic', 'eos'"),
         (["--until-width", "5"], "needs a property"),
         (["--for", "eos", "--strategy", "random"], "--strategy random"),
         (["--for", "eos", "--until-width", "-1"], "must be > 0"),

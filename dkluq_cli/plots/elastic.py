@@ -2,7 +2,7 @@
 each Voigt strain with its posterior band.
 
 Built with :class:`matplotlib.figure.Figure` (no pyplot state) and saved atomically through
-:func:`dkluq_cli.plots.train._save` (format from the suffix, 150 dpi).
+:func:`dkluq_cli.plots.figure.save` (format from the suffix, 150 dpi).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from dkluq_cli.plots.train import _new_figure, _save
+from dkluq_cli.plots.figure import fit_title, new_figure, save
 
 #: Axis labels of the six Voigt strains.
 VOIGT_LABELS = ("xx", "yy", "zz", "yz", "xz", "xy")
@@ -44,7 +44,7 @@ def elastic_plot(
     Returns:
         The path written.
     """
-    fig, (ax_c, ax_e) = _new_figure(11.0, 4.6, ncols=2)
+    fig, (ax_c, ax_e) = new_figure(11.0, 4.6, ncols=2)
     means = np.array([components[n]["mean"] for n in shown])
     lo = np.array([components[n]["ci95"][0] for n in shown])
     hi = np.array([components[n]["ci95"][1] for n in shown])
@@ -76,8 +76,8 @@ def elastic_plot(
     ax_e.set_title("mean, 95 % band of the draws; dashed: ½ V C_ii e²", fontsize=9)
     ax_e.legend(fontsize=8, ncols=2)
     if title:
-        fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+        fig.suptitle(fit_title(title, 11.0), fontsize=10)
+    return save(fig, path)
 
 
 __all__ = ["elastic_plot"]
