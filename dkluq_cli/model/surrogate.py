@@ -8,6 +8,7 @@ and draws joint posterior samples.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,14 +167,17 @@ class Surrogate:
         """
         from linear_operator.utils.cholesky import psd_safe_cholesky
         from linear_operator.utils.errors import NotPSDError
+        from linear_operator.utils.warnings import NumericalWarning
 
         mean, cov = self.head.joint(self.standardise(x))
         jitter = 1e-10 * float(cov.diagonal().mean().clamp_min(1e-12))
         eye = torch.eye(len(mean), dtype=cov.dtype, device=cov.device)
         try:
-            # a float32 head leaves round-off of ~1e-5–1e-4 of the variance in the covariance,
-            # enough to make a dense line of points indefinite: allow jitter up to 1e-3 of it
-            chol = psd_safe_cholesky(cov + jitter * eye, jitter=jitter, max_tries=8)
+            # a dense set of close points is indefinite by round-off: adding jitter (at most 1e-3
+            # of the variance) is expected here, and a real failure raises NotPSDError
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NumericalWarning)
+                chol = psd_safe_cholesky(cov + jitter * eye, jitter=jitter, max_tries=8)
         except NotPSDError as exc:
             raise TrainingError(
                 f"the posterior covariance of {len(mean)} points is not positive semi-definite",

@@ -65,10 +65,12 @@ def elastic_plot(
     gev = 1.0 / 160.21766208  # GPa → eV/Å³
     colours = [f"C{k}" for k in range(6)]
     strains = np.asarray(lines.strains)
-    for k, label in enumerate(VOIGT_LABELS):
-        pct = 100.0 * strains
+    pct = 100.0 * strains
+    for group in _coinciding(np.asarray(lines.mean), np.asarray(lines.hi) - np.asarray(lines.lo)):
+        k = group[0]
+        label = ", ".join(f"e_{VOIGT_LABELS[j]}" for j in group)
         ax_e.fill_between(pct, lines.lo[k], lines.hi[k], color=colours[k], alpha=0.2)
-        ax_e.plot(pct, lines.mean[k], color=colours[k], lw=1.5, label=f"e_{label}")
+        ax_e.plot(pct, lines.mean[k], color=colours[k], lw=1.5, label=label)
         quad = 0.5 * volume * tensor[k, k] * gev * strains**2
         ax_e.plot(pct, quad, color=colours[k], lw=0.8, ls="--")
     ax_e.set_xlabel("Voigt strain (%; engineering shear)")
@@ -78,6 +80,23 @@ def elastic_plot(
     if title:
         fig.suptitle(fit_title(title, 11.0), fontsize=10)
     return save(fig, path)
+
+
+def _coinciding(mean: np.ndarray, width: np.ndarray, rel: float = 1e-3) -> list[list[int]]:
+    """The strain lines grouped by whether they look the same at the figure's size (a cubic
+    crystal's e_xx, e_yy and e_zz), each group drawn and listed once."""
+    scale = max(float(np.ptp(mean)), 1e-300)
+    groups: list[list[int]] = []
+    for k in range(len(mean)):
+        for group in groups:
+            j = group[0]
+            same = np.abs(mean[k] - mean[j]).max() <= rel * scale
+            if same and np.abs(width[k] - width[j]).max() <= rel * scale:
+                group.append(k)
+                break
+        else:
+            groups.append([k])
+    return groups
 
 
 __all__ = ["elastic_plot"]
