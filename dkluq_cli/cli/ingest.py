@@ -132,7 +132,8 @@ def ingest_cmd(
             f"wrote {out_paths.table}: {result.n_rows} accepted, {result.n_rejected} rejected"
             f" ({out_paths.extxyz}, {out_paths.rejected})"
         )
-        _reference_line(console, result, out_paths)
+        if show_progress():  # i.e. not --quiet, like the summary
+            _reference_line(console, result, out_paths)
     finally:
         result.close()
 
