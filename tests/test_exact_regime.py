@@ -42,7 +42,8 @@ def test_a_seven_row_eos_table_trains_with_defaults_and_eos_gives_a0(invoke, tmp
     assert r.exit_code == 0, r.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["regime"]["head"] == "exact"
-    assert "leave-one-out coverage_95" in plain(r.stderr)
+    assert "out-of-sample coverage_95" in plain(r.stderr)
+    assert "hyperparameters refitted" in metrics["held_out"]["method"]
     r = invoke("eos", tmp_path / "run", "--samples", "100", "-o", tmp_path / "eos")
     assert r.exit_code == 0, r.output
     a0 = json.loads((tmp_path / "eos" / "eos.json").read_text())["a0"]
@@ -108,16 +109,22 @@ def test_inflation_is_one_inside_grows_outside_and_survives_the_model_file(tmp_p
     np.testing.assert_allclose(s1, raw * factor, rtol=1e-12)
 
 
-def test_leave_one_out_metrics_and_regime_are_recorded(tmp_path):
+def test_held_out_metrics_and_regime_are_recorded(tmp_path):
     from dkluq_cli.training.job import run_training
 
     table = _table(tmp_path, pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:40], "t.csv")
     job = run_training(table, TrainConfig(**FAST), tmp_path / "run", plots=False)
     m = job.metrics
     assert m["regime"]["head"] == "exact" and m["regime"]["reason"].startswith("auto:")
-    assert m["loo"]["n"] == len(job.result.splits.train) and 0 <= m["loo"]["coverage_95"] <= 1
-    assert "rmse_meV_per_atom" in m["loo"]
-    assert job.result.splits.val == []  # the validation rows are fitted; leave-one-out checks
+    held = m["held_out"]
+    assert held["n"] == len(job.result.splits.train) and 0 <= held["coverage_95"] <= 1
+    assert "rmse_meV_per_atom" in held and "refitted" in held["method"]
+    calib = m["regime"]["calibration"]
+    assert calib["sigma_scale"] == m["sigma_scale"] and calib["folds"] == 20
+    assert calib["noise"]["learned_std"] > 0 and calib["noise"]["held_out_std"] > 0
+    assert [s["degree"] for s in m["regime"]["selection"]] == [2, 3, 4, 5]
+    assert all("held_out_nll" in s for s in m["regime"]["selection"])
+    assert job.result.splits.val == []  # the validation rows are fitted; cross-validation checks
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["head"] == "exact" and config["trend"] == m["regime"]["degree"]
 

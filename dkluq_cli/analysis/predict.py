@@ -3,8 +3,12 @@
 Inputs are a table (CSV/Parquet) holding the model's feature columns, a single POSCAR/CONTCAR,
 or a VASP run tree (ingested on the fly). Output columns, for a target ``energy_eV``:
 ``energy_mean_eV``, ``energy_std_eV`` (calibrated σ), ``energy_lo95_eV``, ``energy_hi95_eV``,
-``in_domain``; and, when the input carries the target, ``energy_error_eV`` (mean − true) and
-``energy_z`` (error / σ).
+``in_domain`` and ``domain_reason`` (empty when in domain); and, when the input carries the
+target, ``energy_error_eV`` (mean − true) and ``energy_z`` (error / σ).
+
+Composition is part of the domain: rows whose ``formula`` (a POSCAR's, or a table's column) is
+not the model's are refused (:func:`check_compositions`), unless the caller opts in, and then
+flagged out of domain with the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dkluq_cli.analysis.lattice_model import feature_ranges, in_domain_flags
+from dkluq_cli.analysis.lattice_model import domain_check, feature_ranges, trained_formula
 from dkluq_cli.crystal.structure_io import is_poscar_name, read_structure
 from dkluq_cli.data.table import numeric_block, read_table, require_columns
 from dkluq_cli.errors import InputError, ModelInputMismatchError
@@ -131,8 +135,67 @@ def check_units(x: np.ndarray, surrogate: Surrogate, source: str) -> None:
         )
 
 
+def reduced_formula(formula: str) -> str:
+    """A formula in pymatgen's reduced form (``Sr2Ti2O6`` → ``SrTiO3``); unparsable text as given."""
+    from pymatgen.core import Composition
+
+    try:
+        return Composition(str(formula)).reduced_formula
+    except (ValueError, KeyError, TypeError):
+        return str(formula).strip()
+
+
+def other_compositions(surrogate: Surrogate, df: pd.DataFrame) -> np.ndarray:
+    """Boolean (n,): rows whose ``formula`` differs from the model's (all False when either is
+    unknown)."""
+    trained = trained_formula(surrogate)
+    if not trained or "formula" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    known = reduced_formula(trained)
+    cache: dict[str, str] = {}
+    out = np.zeros(len(df), dtype=bool)
+    for i, f in enumerate(df["formula"].to_numpy()):
+        if f is None or (isinstance(f, float) and np.isnan(f)) or not str(f).strip():
+            continue
+        key = str(f)
+        if key not in cache:
+            cache[key] = reduced_formula(key)
+        out[i] = cache[key] != known
+    return out
+
+
+def check_compositions(
+    surrogate: Surrogate, df: pd.DataFrame, source: str, allow: bool = False
+) -> np.ndarray:
+    """Refuse rows of another composition than the model's, or (``allow``) return them.
+
+    Returns:
+        Boolean (n,): the rows of another composition (all False when the table or the model
+        names none).
+
+    Raises:
+        ModelInputMismatchError: Such rows exist and ``allow`` is False.
+    """
+    other = other_compositions(surrogate, df)
+    if other.any() and not allow:
+        found = sorted({reduced_formula(f) for f in df.loc[other, "formula"]})
+        shown = ", ".join(found[:3]) + (" ..." if len(found) > 3 else "")
+        count = f"{int(other.sum())} of {len(df)} rows" if len(df) > 1 else "it"
+        raise ModelInputMismatchError(
+            f"{source} is {shown} ({count}) but the model was trained on "
+            f"{reduced_formula(trained_formula(surrogate) or '')}",
+            hint="use a model of that composition, or --allow-other-compositions to predict "
+            "anyway (flagged out of domain)",
+        )
+    return other
+
+
 def predict_frame(
-    surrogate: Surrogate, df: pd.DataFrame, source: str = "input", batch_size: int = 8192
+    surrogate: Surrogate,
+    df: pd.DataFrame,
+    source: str = "input",
+    batch_size: int = 8192,
+    allow_other_compositions: bool = False,
 ) -> pd.DataFrame:
     """Add prediction columns to a copy of ``df``.
 
@@ -141,10 +204,16 @@ def predict_frame(
         df: Table holding the model's feature columns (other columns pass through).
         source: Name used in error messages.
         batch_size: Rows per forward pass.
+        allow_other_compositions: Predict rows whose ``formula`` is not the model's (flagged
+            out of domain) instead of refusing them.
 
     Returns:
-        The table with mean, σ, 95 % bounds, ``in_domain`` and (if the target is present) error
-        columns, all in target units.
+        The table with mean, σ, 95 % bounds, ``in_domain``, ``domain_reason`` and (if the
+        target is present) error columns, all in target units.
+
+    Raises:
+        ModelInputMismatchError: Missing feature columns, values in other units, or rows of
+            another composition (without ``allow_other_compositions``).
     """
     try:
         require_columns(df, surrogate.features, source=source)
@@ -154,6 +223,7 @@ def predict_frame(
             f"{source} lacks the model's feature column(s) {', '.join(missing)}",
             hint=f"the model was trained on {', '.join(surrogate.features)}",
         ) from exc
+    other = check_compositions(surrogate, df, source, allow_other_compositions)
     x = numeric_block(df, surrogate.features, source=source)
     check_units(x, surrogate, source)
     mean, std = surrogate.predict(x, batch_size=batch_size)
@@ -163,7 +233,18 @@ def predict_frame(
     out[cols["std"]] = std
     out[cols["lo95"]] = mean - Z95 * std
     out[cols["hi95"]] = mean + Z95 * std
-    out["in_domain"] = in_domain_flags(surrogate, x, std)
+    check = domain_check(surrogate, x, std)
+    if other.any():
+        trained = reduced_formula(trained_formula(surrogate) or "")
+        check.exclude(
+            other,
+            [
+                f"composition {reduced_formula(f)}, model trained on {trained}"
+                for f in df.loc[other, "formula"]
+            ],
+        )
+    out["in_domain"] = check.flags
+    out["domain_reason"] = check.reasons
     if surrogate.target in df.columns:
         import pandas as pd
 
@@ -195,4 +276,12 @@ def summarise(out: pd.DataFrame, target: str) -> dict[str, Any]:
     return summary
 
 
-__all__ = ["load_inputs", "output_columns", "poscar_row", "predict_frame", "summarise"]
+__all__ = [
+    "check_compositions",
+    "load_inputs",
+    "output_columns",
+    "poscar_row",
+    "predict_frame",
+    "reduced_formula",
+    "summarise",
+]

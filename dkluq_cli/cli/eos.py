@@ -99,8 +99,13 @@ def eos_cmd(
     console.print(
         f"{res.eos} fitted to {len(res.fits)} of {samples} joint posterior samples along "
         f"{res.scales[0]:g}–{res.scales[-1]:g} × {ref.source}"
-        + (f" ({res.n_failed} failed or had no minimum on the line)" if res.n_failed else "")
+        + (f" ({res.tally.summary()})" if res.n_failed else "")
     )
+    if res.n_out_of_domain:
+        console.print(
+            f"[yellow]{res.n_out_of_domain} of {len(res.scales)} points of the line lie outside "
+            "the training domain: the fit there rests on extrapolation[/]"
+        )
     for q in QUANTITIES:
         s = stats[q]
         console.print(

@@ -41,11 +41,13 @@ def _regime_line(m, tr) -> str:
             else "no symmetry"
         )
         law = regime.get("inflation") or {}
-        loo = m.get("loo", {})
+        noise = regime.get("calibration", {}).get("noise", {})
         return (
             f"{head}: {regime['coordinates']} coordinates, {sym_text}, polynomial degree "
-            f"{regime['degree']}, σ inflation γ {law.get('gamma', 0.0):.2f} beyond the box; "
-            f"leave-one-out coverage_95 {loo.get('coverage_95', float('nan')):.3f}; fit "
+            f"{regime['degree']} (by held-out likelihood), σ inflation γ "
+            f"{law.get('gamma', 0.0):.2f} beyond the box; noise σ learned "
+            f"{noise.get('learned_std', float('nan')):.3g}, held-out "
+            f"{noise.get('held_out_std', float('nan')):.3g}; fit "
             f"{tr['train_seconds']:.1f} s on {tr['device']}"
         )
     init = m["inducing_init"]
@@ -74,10 +76,10 @@ def summary(job) -> None:
         t.add_column(col, justify="right")
     if "rmse_meV_per_atom" in m.get("test", m.get("val", {})):
         t.add_column("rmse meV/atom", justify="right")
-    for split in ("train", "val", "loo", "test"):
-        if split not in m:
+    for split in ("train", "val", "test", "held_out"):
+        if "rmse" not in m.get(split, {}):
             continue
-        row = [split] + [
+        row = [split.replace("_", " ")] + [
             f"{m[split][k]:.4g}" for k in ("rmse", "mae", "nll", "coverage_95", "miscal_area")
         ]
         if "rmse_meV_per_atom" in m[split]:
@@ -88,6 +90,12 @@ def summary(job) -> None:
     console.print(
         f"rmse/mae in {unit}; σ scale {m['sigma_scale']:.3f}; " + _regime_line(m, m["training"])
     )
+    held = m.get("held_out", {})
+    if "coverage_95" in held:
+        console.print(
+            f"out-of-sample coverage_95 {held['coverage_95']:.3f} over {int(held['n'])} rows "
+            f"({held['method']})"
+        )
     if job.result.interrupted:
         console.print(
             f"[yellow]interrupted: best state saved; resume with dkluq train --resume {job.run_dir}[/]"

@@ -32,6 +32,7 @@ from dkluq_cli.training.fit_svgp import Callbacks, Progress
 from dkluq_cli.training.run_dir import evaluate, write_history
 from dkluq_cli.training.splits import splits_from_dict
 from dkluq_cli.training.train import TrainResult, train
+from dkluq_cli.uq.calibration import fit_sigma_scale
 from dkluq_cli.uq.metrics import (
     calibration_curve,
     miscalibration_area_from_curve,
@@ -274,8 +275,7 @@ def write_run(
     splits = result.splits.to_dict()
     metrics = evaluate(sur, x, y, splits, n_atoms)
     metrics["regime"] = result.regime
-    if result.loo is not None:
-        metrics["loo"] = _loo_metrics(y[splits["train"]], *result.loo, n_atoms, splits["train"])
+    metrics["held_out"] = _held_out(result, sur, x, y, splits, n_atoms)
     metrics["inducing_init"] = result.inducing_init
     metrics["trend"] = _trend_metrics(sur, x, y, splits)
     metrics["training"] = {
@@ -329,17 +329,59 @@ def _trend_metrics(
     return out
 
 
-def _loo_metrics(
-    y: np.ndarray, mean: np.ndarray, std: np.ndarray, n_atoms: np.ndarray | None, rows: list[int]
-) -> dict[str, float]:
-    """Leave-one-out metrics of the exact head (calibrated σ, target units; meV/atom when the
-    table has ``n_atoms``)."""
+def _held_out(
+    result: TrainResult,
+    sur: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    splits: dict[str, list[int]],
+    n_atoms: np.ndarray | None,
+) -> dict[str, Any]:
+    """Metrics of predictions the model made without the rows they score, calibrated σ, and
+    how they were held out (the coverage ``dkluq train`` reports).
 
-    out = {k: float(v) for k, v in regression_metrics(y, mean, std).items()}
+    Exact head: the held-out rows of :func:`dkluq_cli.training.fit_exact.held_out`. SVGP head:
+    the test split when it has rows; else the validation split, each half scored with the σ
+    scale fitted on the other half (the scale was fitted on these rows).
+    """
+    if result.held_out is not None:
+        rows = splits["train"]
+        method = result.regime["calibration"]["method"]
+        return _scored(y[rows], *result.held_out, n_atoms, rows, method)
+    if len(splits["test"]) >= 2:
+        rows = splits["test"]
+        mean, std = sur.predict(x[rows], calibrated=False)
+        method = "test split (rows used neither in training nor in calibration)"
+        return _scored(y[rows], mean, std * sur.sigma_scale, n_atoms, rows, method)
+    rows = list(splits["val"])
+    if len(rows) < 4:
+        return {"method": "none (fewer than 4 validation rows and no test split)"}
+    mean, std = sur.predict(x[rows], calibrated=False)
+    half = np.arange(len(rows)) % 2 == 0
+    scale = np.empty(len(rows))
+    for part in (half, ~half):
+        scale[part] = fit_sigma_scale(y[rows][~part], mean[~part], std[~part])
+    method = "validation split, each half with the σ scale fitted on the other half"
+    return _scored(y[rows], mean, std * scale, n_atoms, rows, method)
+
+
+def _scored(
+    y: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    n_atoms: np.ndarray | None,
+    rows: list[int],
+    method: str,
+) -> dict[str, Any]:
+    """Metrics of held-out predictions (target units; meV/atom when the table has
+    ``n_atoms``), with the method that held them out."""
+
+    out: dict[str, Any] = {k: float(v) for k, v in regression_metrics(y, mean, std).items()}
     if n_atoms is not None:
         err = (mean - y) / n_atoms[rows] * 1000.0
         out["rmse_meV_per_atom"] = float(np.sqrt(np.mean(err**2)))
         out["mae_meV_per_atom"] = float(np.mean(np.abs(err)))
+    out["method"] = method
     return out
 
 
