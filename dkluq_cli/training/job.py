@@ -29,10 +29,9 @@ from dkluq_cli.training.checkpoint import (
 )
 from dkluq_cli.training.config import TrainConfig
 from dkluq_cli.training.fit_svgp import Callbacks, Progress
-from dkluq_cli.training.run_dir import evaluate, write_history
+from dkluq_cli.training.run_dir import evaluate, held_out_metrics, write_history
 from dkluq_cli.training.splits import splits_from_dict
 from dkluq_cli.training.train import TrainResult, train
-from dkluq_cli.uq.calibration import fit_sigma_scale
 from dkluq_cli.uq.metrics import (
     calibration_curve,
     miscalibration_area_from_curve,
@@ -275,7 +274,9 @@ def write_run(
     splits = result.splits.to_dict()
     metrics = evaluate(sur, x, y, splits, n_atoms)
     metrics["regime"] = result.regime
-    metrics["held_out"] = _held_out(result, sur, x, y, splits, n_atoms)
+    held = result.held_out
+    method = result.regime.get("calibration", {}).get("method", "")
+    metrics["held_out"] = held_out_metrics(sur, x, y, splits, n_atoms, held, method)
     metrics["inducing_init"] = result.inducing_init
     metrics["trend"] = _trend_metrics(sur, x, y, splits)
     metrics["training"] = {
@@ -326,62 +327,6 @@ def _trend_metrics(
         if len(idx):
             base = trend(sur.coordinates(x[idx]))
             out[f"{split}_rmse_trend_only"] = float(np.sqrt(np.mean((y[idx] - base) ** 2)))
-    return out
-
-
-def _held_out(
-    result: TrainResult,
-    sur: Any,
-    x: np.ndarray,
-    y: np.ndarray,
-    splits: dict[str, list[int]],
-    n_atoms: np.ndarray | None,
-) -> dict[str, Any]:
-    """Metrics of predictions the model made without the rows they score, calibrated σ, and
-    how they were held out (the coverage ``dkluq train`` reports).
-
-    Exact head: the held-out rows of :func:`dkluq_cli.training.fit_exact.held_out`. SVGP head:
-    the test split when it has rows; else the validation split, each half scored with the σ
-    scale fitted on the other half (the scale was fitted on these rows).
-    """
-    if result.held_out is not None:
-        rows = splits["train"]
-        method = result.regime["calibration"]["method"]
-        return _scored(y[rows], *result.held_out, n_atoms, rows, method)
-    if len(splits["test"]) >= 2:
-        rows = splits["test"]
-        mean, std = sur.predict(x[rows], calibrated=False)
-        method = "test split (rows used neither in training nor in calibration)"
-        return _scored(y[rows], mean, std * sur.sigma_scale, n_atoms, rows, method)
-    rows = list(splits["val"])
-    if len(rows) < 4:
-        return {"method": "none (fewer than 4 validation rows and no test split)"}
-    mean, std = sur.predict(x[rows], calibrated=False)
-    half = np.arange(len(rows)) % 2 == 0
-    scale = np.empty(len(rows))
-    for part in (half, ~half):
-        scale[part] = fit_sigma_scale(y[rows][~part], mean[~part], std[~part])
-    method = "validation split, each half with the σ scale fitted on the other half"
-    return _scored(y[rows], mean, std * scale, n_atoms, rows, method)
-
-
-def _scored(
-    y: np.ndarray,
-    mean: np.ndarray,
-    std: np.ndarray,
-    n_atoms: np.ndarray | None,
-    rows: list[int],
-    method: str,
-) -> dict[str, Any]:
-    """Metrics of held-out predictions (target units; meV/atom when the table has
-    ``n_atoms``), with the method that held them out."""
-
-    out: dict[str, Any] = {k: float(v) for k, v in regression_metrics(y, mean, std).items()}
-    if n_atoms is not None:
-        err = (mean - y) / n_atoms[rows] * 1000.0
-        out["rmse_meV_per_atom"] = float(np.sqrt(np.mean(err**2)))
-        out["mae_meV_per_atom"] = float(np.mean(np.abs(err)))
-    out["method"] = method
     return out
 
 

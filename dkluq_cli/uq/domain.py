@@ -3,8 +3,8 @@
 A prediction is *in domain* when
 
 * every feature lies inside the training range widened by :func:`range_margin` (the gap a
-  sample of n rows leaves at the edges of what it was drawn from, so that fresh rows drawn like
-  the training rows fall inside with probability ≥ 1 − :data:`RANGE_ALPHA`), and
+  sample of n rows leaves at the edges of what it was drawn from, so that fresh rows drawn
+  uniformly like the training rows fall outside with probability :data:`RANGE_ALPHA`), and
 * its nearest training row (in the model's standardised coordinates, with the point group's
   images) is no farther than the training rows are from each other
   (:class:`dkluq_cli.uq.neighbours.Neighbours`): a hole in the data is out of domain even inside
@@ -19,7 +19,6 @@ through :meth:`Domain.to_dict` as plain lists, floats and strings, so
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -38,12 +37,16 @@ RANGE_ALPHA = 0.02
 def range_margin(n: int, d: int, alpha: float = RANGE_ALPHA) -> float:
     """Widening of each feature's training range on each side, as a share of that range.
 
-    For n rows drawn uniformly, a fresh row falls below the smallest by more than ``c/(n+1)``
-    of the range with probability about ``e^{−c}/(n+1)``; over 2·d sides that is ``alpha`` for
-    ``c = ln(2d / (alpha (n+1)))`` (0 once the rows are dense enough).
+    For n rows drawn uniformly, a fresh row falls below ``min − k·(max − min)`` with
+    probability ``(1 + k)^{−(n−1)} / (n + 1)`` (integrating over the joint law of the smallest
+    and largest row); over the 2·d sides of d features that is ``alpha`` for
+    ``k = (2d / (alpha (n + 1)))^{1/(n−1)} − 1`` (0 once the rows are dense enough). Wide for
+    ten rows (which cannot say where their box ends), a few per mille of the range at a hundred.
     """
-    c = math.log(2 * max(d, 1) / (alpha * (n + 1))) if n > 0 else 0.0
-    return max(c, 0.0) / (n + 1)
+    if n < 2:
+        return 0.0
+    k = (2 * max(d, 1) / (alpha * (n + 1))) ** (1.0 / (n - 1)) - 1.0
+    return max(k, 0.0)
 
 
 @dataclass
@@ -165,8 +168,9 @@ def domain_stats(
     lo, hi = X.min(axis=0), X.max(axis=0)
     margin = neighbours = None
     if coords is not None:
-        margin = [float(v) for v in range_margin(len(X), X.shape[1]) * (hi - lo)]
-        neighbours = Neighbours.from_rows(coords, actions)
+        widen = range_margin(len(X), X.shape[1])
+        margin = [float(v) for v in widen * (hi - lo)]
+        neighbours = Neighbours.from_rows(coords, actions, widen=widen)
     return Domain(
         features=features,
         min=[float(v) for v in lo],

@@ -8,7 +8,11 @@ the distance to the nearest row or image. Its :attr:`Neighbours.limit` is where 
 (:mod:`dkluq_cli.uq.domain`) stops: the split-conformal :data:`LEVEL` quantile of the training
 rows' leave-one-out distances (each row to the nearest *other* row), so a fresh point drawn like
 the training rows lies within it with probability at least :data:`LEVEL` (a fresh point has all
-n rows to be near, a left-out row only n − 1).
+n rows to be near, a left-out row only n − 1). With fewer than ``1 / (1 − LEVEL)`` rows that
+quantile is the largest distance, which a fresh point exceeds with probability up to
+``1 / (n + 1)``; so the limit is at least the :data:`LEVEL` quantile of the distance of
+:data:`PROBES` points spread uniformly over the rows' bounding box: a region counts as a hole
+only when it is among the farthest hundredth of the box.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import numpy as np
 LEVEL = 0.99
 #: Most training rows kept (a seeded random subset of larger tables).
 MAX_ROWS = 5000
+#: Uniform points over the rows' bounding box whose distances set the limit's floor.
+PROBES = 4000
 
 
 def _images(u: np.ndarray, actions: np.ndarray | None) -> np.ndarray:
@@ -50,11 +56,13 @@ class Neighbours:
 
     @classmethod
     def from_rows(
-        cls, u: np.ndarray, actions: np.ndarray | None = None, seed: int = 0
+        cls, u: np.ndarray, actions: np.ndarray | None = None, seed: int = 0, widen: float = 0.0
     ) -> Neighbours:
-        """The neighbours of training coordinates ``u`` (n, d), the limit from their
-        leave-one-out distances (:data:`LEVEL` split-conformal quantile; the largest of them
-        with fewer than ``1 / (1 − LEVEL)`` rows; infinite for a single row)."""
+        """The neighbours of training coordinates ``u`` (n, d): the limit is the larger of their
+        leave-one-out distances' :data:`LEVEL` split-conformal quantile and the :data:`LEVEL`
+        quantile of uniform probes of their bounding box, widened on each side by ``widen`` times
+        its width (infinite for a single row); ``seed`` draws the probes and the subset of
+        tables above :data:`MAX_ROWS` rows."""
         u = np.atleast_2d(np.asarray(u, dtype=np.float64))
         if len(u) > MAX_ROWS:
             u = u[np.sort(np.random.default_rng(seed).choice(len(u), MAX_ROWS, replace=False))]
@@ -63,7 +71,12 @@ class Neighbours:
         if len(u) > 1:
             loo = np.sort(out.leave_one_out())
             rank = min(len(loo), math.ceil(LEVEL * (len(loo) + 1)))
-            out.limit = float(loo[rank - 1])
+            lo, hi = u.min(axis=0), u.max(axis=0)
+            pad = widen * (hi - lo)
+            rng = np.random.default_rng(seed)
+            probes = rng.uniform(lo - pad, hi + pad, (PROBES, u.shape[1]))
+            floor = float(np.quantile(out.distance(probes), LEVEL))
+            out.limit = max(float(loo[rank - 1]), floor)
         return out
 
     def _index(self) -> tuple[Any, np.ndarray, int]:
@@ -121,4 +134,4 @@ class Neighbours:
         )
 
 
-__all__ = ["LEVEL", "MAX_ROWS", "Neighbours"]
+__all__ = ["LEVEL", "MAX_ROWS", "PROBES", "Neighbours"]
