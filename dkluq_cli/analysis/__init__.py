@@ -6,6 +6,7 @@ and returns numbers (and writes its tables): :mod:`.predict`, :mod:`.scan` (+ :m
 :mod:`.eos`, :mod:`.suggest` (+ :mod:`.conditioning`, the posterior conditioned on runs not yet
 made). :mod:`.lattice_model` is the one reader of what a model stores about its lattice (domain,
 reference crystal, formula); :mod:`.centre` picks the lattice a command centres on; :mod:`.grids`
-builds every line, map and box. Nothing here draws (figures are :mod:`dkluq_cli.plots`, called by
+builds every line, map and box; :mod:`.posterior_fits` counts the per-sample fits behind a
+derived quantity and refuses a result resting on too few. Nothing here draws (figures are :mod:`dkluq_cli.plots`, called by
 the CLI) or imports typer or rich.
 """

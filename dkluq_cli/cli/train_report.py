@@ -29,7 +29,7 @@ def draw_figures(job) -> list[Path]:
     return out
 
 
-def _regime_line(m, tr) -> str:
+def _regime_line(m, tr, unit: str) -> str:
     """What ran, in one line: the head and why, then its particulars."""
     regime = m["regime"]
     head = f"head {regime['head']} ({regime['reason']})"
@@ -46,8 +46,8 @@ def _regime_line(m, tr) -> str:
             f"{head}: {regime['coordinates']} coordinates, {sym_text}, polynomial degree "
             f"{regime['degree']} (by held-out likelihood), σ inflation γ "
             f"{law.get('gamma', 0.0):.2f} beyond the box; noise σ learned "
-            f"{noise.get('learned_std', float('nan')):.3g}, held-out "
-            f"{noise.get('held_out_std', float('nan')):.3g}; fit "
+            f"{noise.get('learned_std', float('nan')):.3g} {unit}, held-out "
+            f"{noise.get('held_out_std', float('nan')):.3g} {unit}; fit "
             f"{tr['train_seconds']:.1f} s on {tr['device']}"
         )
     init = m["inducing_init"]
@@ -88,7 +88,8 @@ def summary(job) -> None:
     console = err_console()
     console.print(t)
     console.print(
-        f"rmse/mae in {unit}; σ scale {m['sigma_scale']:.3f}; " + _regime_line(m, m["training"])
+        f"rmse/mae in {unit}; σ scale {m['sigma_scale']:.3f}; "
+        + _regime_line(m, m["training"], unit)
     )
     held = m.get("held_out", {})
     if "coverage_95" in held:

@@ -15,9 +15,11 @@ misses. Hyperparameters (a τ per degree, lengthscales, amplitude, noise) maximi
 ``ExactMarginalLogLikelihood`` with priors: log-normal lengthscales scaled with the dimension
 (Hvarfner et al. 2024, BoTorch's ``SingleTaskGP`` default, adjusted to coordinates spanning
 about [−1, 1]), a low-noise log-normal noise prior, normal priors on log τ. L-BFGS from the
-prior modes plus seeded restarts drawn from the priors; the lowest penalised loss wins. The
-degree is chosen by the closed-form leave-one-out log density (R&W §5.4.2): the largest
-candidate within one standard error of the best (:func:`select_degree`).
+prior modes plus seeded restarts drawn from the priors; the lowest penalised loss wins.
+:func:`fit_candidates` fits one head per candidate degree; :func:`select_degree` picks the
+largest candidate within one standard error of the best held-out log density — the closed-form
+leave-one-out one (R&W §5.4.2) in :func:`fit_exact`, the refitted cross-validation one of
+:mod:`dkluq_cli.model.exact.cross_validation` in ``dkluq train``.
 
 Predictions use the same covariance through an explicit float64 Cholesky (no gpytorch
 prediction caches or CG): ``mean = K*ᵀ K⁻¹ y``, ``var = k** − ‖L⁻¹ K*‖²``.
