@@ -179,3 +179,20 @@ def test_the_ingested_sample_campaign_trains_with_the_cubic_point_group(invoke, 
     assert "point group m-3m" in plain(r.stderr)
     sur_cfg = json.loads((tmp_path / "run" / "metrics.json").read_text())["regime"]
     assert sur_cfg["symmetry"]["point_group"] == "m-3m"
+
+
+def test_above_the_hyperparameter_rows_the_unseen_rows_calibrate(tmp_path):
+    """More rows than the hyperparameter fit takes: σ is calibrated on the leave-one-out of the
+    rows it did not take, and only those are reported as held out."""
+    from dkluq_cli.training.fit_exact import HYPER_ROWS
+    from dkluq_cli.training.train import train
+    from tests.conftest import sample_xy
+
+    x, y = sample_xy(HYPER_ROWS + 30)
+    cfg = TrainConfig(trend=2, test_fraction=0.0, **FAST)
+    res = train(x, y, cfg)
+    pos, mean, std = res.held_out
+    assert len(pos) == len(mean) == len(std) == 30 and len(set(pos.tolist())) == 30
+    calib = res.regime["calibration"]
+    assert calib["method"].startswith("leave-one-out of the 30 rows") and calib["n"] == 30
+    assert np.all(std > 0) and np.sqrt(np.mean((mean - y[pos]) ** 2)) < 0.2

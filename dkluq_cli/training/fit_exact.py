@@ -81,7 +81,7 @@ def fit_exact_surrogate(
     crystal: Crystal | None,
     device: Any,
     degrees: int | None = None,
-) -> tuple[Surrogate, Splits, dict[str, Any], tuple[np.ndarray, np.ndarray]]:
+) -> tuple[Surrogate, Splits, dict[str, Any], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Fit the exact regime's surrogate on a table's rows.
 
     Args:
@@ -97,8 +97,9 @@ def fit_exact_surrogate(
 
     Returns:
         ``(surrogate, the split that ran (validation merged into training), what ran, the
-        held-out mean and calibrated σ of the fitted rows in target units)``: the σ of each
-        row scaled as the other folds' errors would scale it (the cross-conformal estimate).
+        held-out rows)``: the held-out rows are ``(positions in the split's training rows,
+        mean, calibrated σ)`` in target units, the σ of each row scaled as the other folds'
+        errors would scale it (the cross-conformal estimate).
     """
 
     t0 = time.perf_counter()
@@ -172,7 +173,7 @@ def fit_exact_surrogate(
     sur.record = TrainingRecord(best_epoch=0)
     mean = chosen.mean * y_std + y_mean
     std = calib.row_scale * chosen.std * y_std
-    return sur, fitted, info, (mean, std)
+    return sur, fitted, info, (chosen.rows, mean, std)
 
 
 def held_out(head: ExactHead, fit_rows: np.ndarray, seed: int) -> HeldOut:
@@ -191,7 +192,8 @@ def held_out(head: ExactHead, fit_rows: np.ndarray, seed: int) -> HeldOut:
     noise = head.noise_variance()
     lat = np.maximum(std[rest] ** 2 - noise, 0.0)
     y = head.y.cpu().numpy()[rest]
-    return HeldOut(y, mean[rest], lat, np.full(len(rest), noise), fold_ids(len(rest), seed))
+    folds = fold_ids(len(rest), seed)
+    return HeldOut(y, mean[rest], lat, np.full(len(rest), noise), folds, rest)
 
 
 def _method(n: int, n_fit: int) -> str:

@@ -74,7 +74,7 @@ def held_out_metrics(
     y: np.ndarray,
     splits: dict[str, list[int]],
     n_atoms: np.ndarray | None,
-    held: tuple[np.ndarray, np.ndarray] | None,
+    held: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     method: str,
 ) -> dict[str, Any]:
     """Metrics of predictions made without the rows they score, calibrated σ, and how they were
@@ -86,15 +86,16 @@ def held_out_metrics(
         y: All targets (target units).
         splits: Row indices per split name.
         n_atoms: Atoms per row, for per-atom errors.
-        held: Exact head: the held-out mean and calibrated σ of the training rows
+        held: Exact head: ``(positions in the training split, held-out mean, calibrated σ)``
             (:func:`dkluq_cli.training.fit_exact.held_out`); None for the SVGP head, which is
             scored on its test split, or without one on its validation split, each half with
             the σ scale fitted on the other half (the scale was fitted on these rows).
         method: How ``held`` was held out, in words.
     """
     if held is not None:
-        rows = splits["train"]
-        return _scored(y[rows], *held, n_atoms, rows, method)
+        pos, mean, std = held
+        rows = [splits["train"][int(i)] for i in pos]
+        return _scored(y[rows], mean, std, n_atoms, rows, method)
     if len(splits["test"]) >= 2:
         rows = splits["test"]
         mean, std = sur.predict(x[rows], calibrated=False)

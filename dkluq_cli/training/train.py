@@ -58,10 +58,10 @@ class TrainResult:
         total_seconds: Wall time of the whole :func:`train` call (s).
         regime: The head that ran and why (``head``, ``reason``, ``n_train``; for the exact head
             also its coordinates, symmetry, degree and inflation law).
-        held_out: Exact head: the mean and calibrated σ (target units) of every training row
-            (``splits.train`` order) predicted by a model that did not see it
-            (:func:`dkluq_cli.training.fit_exact.held_out`; ``regime["calibration"]`` names
-            the scheme); None for the SVGP.
+        held_out: Exact head: ``(positions in splits.train, mean, calibrated σ)`` (target
+            units) of the training rows predicted by a model whose hyperparameters did not see
+            them (:func:`dkluq_cli.training.fit_exact.held_out`; ``regime["calibration"]``
+            names the scheme); None for the SVGP.
     """
 
     surrogate: Any
@@ -77,7 +77,7 @@ class TrainResult:
     config: TrainConfig
     total_seconds: float
     regime: dict[str, Any]
-    held_out: tuple[np.ndarray, np.ndarray] | None = None
+    held_out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def train(

@@ -62,6 +62,7 @@ class HeldOut:
         latent_var: (n,) held-out latent variance.
         noise_var: (n,) the fold head's noise variance.
         fold: (n,) fold index of every row.
+        rows: (n,) which of the head's rows these are (all of them, in order, by default).
     """
 
     y: np.ndarray
@@ -69,6 +70,11 @@ class HeldOut:
     latent_var: np.ndarray
     noise_var: np.ndarray
     fold: np.ndarray
+    rows: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.rows is None:
+            self.rows = np.arange(len(self.y))
 
     @property
     def std(self) -> np.ndarray:
