@@ -65,6 +65,8 @@ def test_symmetric_lattices_predict_alike_with_a_reference(invoke, tmp_path):
         poscar,
         "--restarts",
         "0",
+        "--trend",
+        "4",
         "--no-plots",
         "-o",
         tmp_path / "sym",
@@ -78,7 +80,9 @@ def test_symmetric_lattices_predict_alike_with_a_reference(invoke, tmp_path):
     mean, std = sur.predict(images)
     np.testing.assert_allclose(mean, mean[0], rtol=0, atol=1e-9)
     np.testing.assert_allclose(std, std[0], rtol=1e-9)
-    r = invoke("train", table, "--restarts", "0", "--no-plots", "-o", tmp_path / "plain")
+    r = invoke(
+        "train", table, "--restarts", "0", "--trend", "3", "--no-plots", "-o", tmp_path / "plain"
+    )
     assert r.exit_code == 0 and "no symmetry" in plain(r.stderr)
     plain_mean, _ = load_model(tmp_path / "plain" / "model.pt").predict(images)
     assert np.ptp(plain_mean) > 1e-6  # without the group the images differ
@@ -90,7 +94,7 @@ def test_inflation_is_one_inside_grows_outside_and_survives_the_model_file(tmp_p
     from tests.conftest import sample_xy
 
     x, y = sample_xy(60)
-    res = train(x, y, TrainConfig(**FAST))
+    res = train(x, y, TrainConfig(trend=3, **FAST))
     sur = res.surrogate
     assert sur.beyond is not None and sur.beyond.kind == "inflation"
     save_model(sur, tmp_path / "m.pt")
@@ -136,7 +140,9 @@ def test_suggest_conditions_exactly_on_an_exact_head_model(invoke, tmp_path):
     from dkluq_cli.model.io import load_model
 
     table = _table(tmp_path, pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:60], "t.csv")
-    r = invoke("train", table, "--restarts", "0", "--no-plots", "-o", tmp_path / "run")
+    r = invoke(
+        "train", table, "--restarts", "0", "--trend", "3", "--no-plots", "-o", tmp_path / "run"
+    )
     assert r.exit_code == 0, r.output
     poscar = tmp_path / "POSCAR"
     poscar.write_text(POSCAR_TEXT)

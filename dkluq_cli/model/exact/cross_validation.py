@@ -33,7 +33,7 @@ MAX_FOLDS = 20
 FEW_FOLDS = 10
 FEW_FOLDS_ABOVE = 200
 #: L-BFGS iterations of a warm-started fold refit.
-FOLD_ITERATIONS = 30
+FOLD_ITERATIONS = 10
 #: Rows a fold's hyperparameters are refitted on (larger folds condition on all their rows).
 FOLD_HYPER_ROWS = 400
 
