@@ -184,7 +184,7 @@ def test_absurd_lattice_range_fails_loudly(invoke, model_dir, tmp_path):
 def test_fit_tally_rule():
     """The shared failure rule: a few percent of failed fits pass, more (or a mean fit without
     a minimum on the line) raise, naming the counts and the reasons."""
-    from dkluq_cli.analysis.posterior_fits import OUTSIDE, check_fits
+    from dkluq_cli.analysis.posterior_fits import OUTSIDE, check_fits, check_minimum_in_domain
     from dkluq_cli.errors import PosteriorFitError
 
     tally = FitTally("EOS")
@@ -198,3 +198,11 @@ def test_fit_tally_rule():
     ok = FitTally("EOS", n_samples=10, mean_failure=OUTSIDE)
     with pytest.raises(PosteriorFitError, match="posterior mean has its minimum outside"):
         check_fits(ok, "the line", hint="h")
+    diverged = FitTally("EOS", n_samples=10, mean_failure="the fit did not converge")
+    with pytest.raises(PosteriorFitError, match="mean over the line failed: the fit did not"):
+        check_fits(diverged, "the line", hint="h")
+    check_minimum_in_domain("EOS", "a0 = 3.9 Å", "", hint="h")
+    with pytest.raises(
+        PosteriorFitError, match=r"minimum \(a0 = 3\.4 Å\) lies outside the training"
+    ):
+        check_minimum_in_domain("EOS", "a0 = 3.4 Å", "c 3.2 outside the training range", "h")

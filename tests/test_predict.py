@@ -102,7 +102,7 @@ def test_other_compositions_are_refused_unless_allowed():
     df = pd.DataFrame([CUBIC, CUBIC], columns=LATTICE).assign(formula=["SrTiO3", "BaTiO3"])
     with pytest.raises(
         ModelInputMismatchError,
-        match=r"t\.csv is BaTiO3 \(1 of 2 rows\) but the model was trained on SrTiO3",
+        match=r"t\.csv holds BaTiO3 \(1 of 2 rows\) but the model was trained on SrTiO3",
     ):
         predict_frame(sur, df, source="t.csv")
     out = predict_frame(sur, df, source="t.csv", allow_other_compositions=True)

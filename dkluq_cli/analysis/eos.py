@@ -30,9 +30,14 @@ from dkluq_cli.analysis.grids import check_lattice_range, iso_params, scale_grid
 from dkluq_cli.analysis.lattice_model import (
     LATTICE_FEATURES,
     check_lattice_features,
-    in_domain_flags,
+    domain_check,
 )
-from dkluq_cli.analysis.posterior_fits import OUTSIDE, FitTally, check_fits
+from dkluq_cli.analysis.posterior_fits import (
+    OUTSIDE,
+    FitTally,
+    check_fits,
+    check_minimum_in_domain,
+)
 from dkluq_cli.crystal.lattice import cell_volume
 from dkluq_cli.data.output import write_json
 from dkluq_cli.data.table import write_table
@@ -251,8 +256,9 @@ def eos_analysis(
 
     Raises:
         DkluqError: Wrong model or bad options.
-        PosteriorFitError: More than a few percent of the samples' fits failed, or the fit to
-            the mean has no minimum on the line (:func:`check_fits`).
+        PosteriorFitError: More than a few percent of the samples' fits failed, the fit to
+            the mean has no minimum on the line (:func:`check_fits`), or that minimum lies
+            outside the training domain (:func:`check_minimum_in_domain`).
     """
     check_lattice_features(surrogate, "eos")
     if n_samples < 10:
@@ -291,12 +297,17 @@ def eos_analysis(
     except ValueError as exc:
         mean_fit, curve = None, None
         tally.mean_failure = str(exc)
-    check_fits(
-        tally,
-        f"the isotropic line {scales[0]:g}–{scales[-1]:g} × the reference's a, b, c",
-        hint="choose a --lattice-range inside the training domain that brackets the energy "
-        "minimum (default 0.94 1.06)",
+    hint = (
+        "choose a --lattice-range inside the training domain that brackets the energy minimum "
+        "(default 0.94 1.06)"
     )
+    check_fits(
+        tally, f"the isotropic line {scales[0]:g}–{scales[-1]:g} × the reference's a, b, c", hint
+    )
+    if mean_fit is not None:  # check_fits refused a failed fit to the mean
+        at_min = iso_params(ref, np.array([np.cbrt(mean_fit.V0 / cell_volume(ref)[0])]))
+        reason = domain_check(surrogate, at_min, surrogate.predict(at_min)[1]).reasons[0]
+        check_minimum_in_domain("EOS", f"a0 = {mean_fit.a0:.4g} Å", reason, hint)
     logger.debug(tally.summary())
     return EosResult(
         eos=name,
@@ -312,7 +323,7 @@ def eos_analysis(
         reference_lattice=ref,
         reference_source=reference_source,
         n_atoms=n_atoms if factor != 1.0 else None,
-        n_out_of_domain=int(np.sum(~in_domain_flags(surrogate, params, std / factor))),
+        n_out_of_domain=int(np.sum(~domain_check(surrogate, params, std / factor).flags)),
         curve=curve,
     )
 

@@ -5,8 +5,10 @@ polynomial the same way): the spread of the fitted values is the model's uncerta
 them. A sample whose fit fails, or whose minimum lies outside the scanned range, is dropped,
 and the rest would look like a confident answer. :class:`FitTally` counts the failures by
 reason; :func:`check_fits` refuses the result when more than :data:`MAX_FAILED_FRACTION` of the
-samples failed, or when the fit to the posterior mean has no minimum inside the scanned range.
-Every command that fits posterior samples reports its tally and calls :func:`check_fits`.
+samples failed, or when the fit to the posterior mean has no minimum inside the scanned range;
+:func:`check_minimum_in_domain` refuses a minimum that lies outside the training domain (a
+minimum the model only extrapolates to). Every command that fits posterior samples reports its
+tally and calls both.
 """
 
 from __future__ import annotations
@@ -95,11 +97,17 @@ def check_fits(
 
     Raises:
         PosteriorFitError: More than ``max_failed_fraction`` of the fits failed, or the fit to
-            the posterior mean has no minimum inside the scanned range.
+            the posterior mean failed or has no minimum inside the scanned range.
     """
     if tally.mean_failure == OUTSIDE:
         raise PosteriorFitError(
             f"the {tally.what} fitted to the posterior mean has its minimum outside {scanned}",
+            hint=hint,
+        )
+    if tally.mean_failure:
+        raise PosteriorFitError(
+            f"the {tally.what} fit to the posterior mean over {scanned} failed: "
+            f"{tally.mean_failure}",
             hint=hint,
         )
     if tally.failed_fraction > max_failed_fraction:
@@ -110,4 +118,24 @@ def check_fits(
         )
 
 
-__all__ = ["MAX_FAILED_FRACTION", "OUTSIDE", "FitTally", "check_fits"]
+def check_minimum_in_domain(what: str, minimum: str, reason: str, hint: str) -> None:
+    """Refuse a fitted minimum outside the training domain.
+
+    Args:
+        what: What was fitted (``"EOS"``).
+        minimum: The minimum in words (``"a0 = 3.45 Å"``).
+        reason: Why the minimum's structure is out of domain (empty: it is in domain).
+        hint: What the user can change (one line).
+
+    Raises:
+        PosteriorFitError: ``reason`` is not empty.
+    """
+    if reason:
+        raise PosteriorFitError(
+            f"the {what} minimum ({minimum}) lies outside the training domain ({reason}): the "
+            "model only extrapolates there",
+            hint=hint,
+        )
+
+
+__all__ = ["MAX_FAILED_FRACTION", "OUTSIDE", "FitTally", "check_fits", "check_minimum_in_domain"]

@@ -180,9 +180,13 @@ def check_compositions(
     if other.any() and not allow:
         found = sorted({reduced_formula(f) for f in df.loc[other, "formula"]})
         shown = ", ".join(found[:3]) + (" ..." if len(found) > 3 else "")
-        count = f"{int(other.sum())} of {len(df)} rows" if len(df) > 1 else "it"
+        what = (
+            f"holds {shown} ({int(other.sum())} of {len(df)} rows)"
+            if len(df) > 1
+            else f"is {shown}"
+        )
         raise ModelInputMismatchError(
-            f"{source} is {shown} ({count}) but the model was trained on "
+            f"{source} {what} but the model was trained on "
             f"{reduced_formula(trained_formula(surrogate) or '')}",
             hint="use a model of that composition, or --allow-other-compositions to predict "
             "anyway (flagged out of domain)",
