@@ -136,7 +136,8 @@ def test_bad_options_are_one_line(invoke, model_dir, tmp_path):
 def test_eos_curves_and_band_for_the_figure():
     """The figure's curves are computed by the core: the EOS refitted to a few samples and the
     fit to the mean on a fine volume grid, and the samples' 95 % band."""
-    from dkluq_cli.analysis.eos import EosResult, eos_curves
+    from dkluq_cli.analysis.eos import EosResult
+    from dkluq_cli.analysis.eos_report import eos_curves
 
     v = np.linspace(50.0, 70.0, 21)
     e = 0.05 * (v - 60.0) ** 2 - 40.0  # eV, minimum at 60 Å³

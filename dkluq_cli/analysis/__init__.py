@@ -3,7 +3,7 @@
 
 Each command has a core module here that takes a :class:`~dkluq_cli.model.surrogate.Surrogate`
 and returns numbers (and writes its tables): :mod:`.predict`, :mod:`.scan` (+ :mod:`.scan_report`),
-:mod:`.eos`, :mod:`.suggest` (+ :mod:`.conditioning`, the posterior conditioned on runs not yet
+:mod:`.eos` (+ :mod:`.eos_report`), :mod:`.suggest` (+ :mod:`.conditioning`, the posterior conditioned on runs not yet
 made). :mod:`.lattice_model` is the one reader of what a model stores about its lattice (domain,
 reference crystal, formula); :mod:`.centre` picks the lattice a command centres on; :mod:`.grids`
 builds every line, map and box; :mod:`.posterior_fits` counts the per-sample fits behind a

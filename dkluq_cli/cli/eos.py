@@ -59,14 +59,8 @@ def eos_cmd(
 ) -> None:
     """Fit an EOS to posterior samples along the isotropic line: a0, V0, B0, E0 with σ and 95 % CI."""
     from dkluq_cli.analysis.centre import choose_centre
-    from dkluq_cli.analysis.eos import (
-        QUANTITIES,
-        UNITS,
-        eos_analysis,
-        eos_curves,
-        pymatgen_eos_name,
-        write_eos,
-    )
+    from dkluq_cli.analysis.eos import QUANTITIES, UNITS, eos_analysis, pymatgen_eos_name
+    from dkluq_cli.analysis.eos_report import eos_curves, write_eos
     from dkluq_cli.analysis.grids import check_lattice_range
     from dkluq_cli.analysis.lattice_model import load_lattice_model
     from dkluq_cli.data.output import prepare_output_dir

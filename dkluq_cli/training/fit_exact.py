@@ -3,23 +3,26 @@
 For a few thousand rows or fewer an exact GP (:mod:`dkluq_cli.model.exact.head`) beats the DKL: no
 network to fit on too few rows, no inducing points, and closed-form leave-one-out. The steps:
 
-1. fit on the training and validation rows together (leave-one-out replaces the validation
+1. fit on the training and validation rows together (held-out rows replace the validation
    split; the test split stays held out);
 2. model coordinates: for the six lattice parameters, the Hencky strain about the reference
-   lattice (:class:`dkluq_cli.crystal.strain.StrainCoordinates`), and the reference crystal's point group
-   (:class:`dkluq_cli.crystal.point_group.PointGroup`) when the crystal is known and ``symmetry`` is not
-   ``off``; for other features, the standardised columns (constant ones dropped, equal ones tied);
+   lattice (:class:`dkluq_cli.crystal.strain.StrainCoordinates`), and the reference crystal's
+   point group (:class:`dkluq_cli.crystal.point_group.PointGroup`) when the crystal is known and
+   ``symmetry`` is not ``off``; for other features, the standardised columns (constant ones
+   dropped, equal ones tied);
 3. one head per candidate polynomial degree, hyperparameters by marginal likelihood (on at
    most :data:`HYPER_ROWS` rows, the posterior on all of them);
 4. every row predicted by a model whose hyperparameters never saw it (:func:`held_out`):
    refitted cross-validation (:mod:`dkluq_cli.model.exact.cross_validation`) up to
    :data:`HYPER_ROWS` rows; above, the closed-form leave-one-out of the rows the
    hyperparameters were not fitted on;
-5. the degree with the best held-out log density (the largest within one standard error,
-   :func:`dkluq_cli.model.exact.head.select_degree`), one σ scale from its held-out errors
-   (split-conformal 95 %, its coverage estimated cross-conformally,
-   :func:`dkluq_cli.uq.calibration.calibrate_held_out`), and an inflation law for σ beyond the
-   training box fitted by simulated extrapolation (:mod:`dkluq_cli.uq.extrapolation`).
+5. the degree with the best held-out log density (higher degrees the rows do not select still
+   widen σ beyond the box, step 6, rather than being chosen for it), and one σ scale from its
+   held-out errors (split-conformal 95 %, its coverage estimated cross-conformally,
+   :func:`dkluq_cli.uq.calibration.calibrate_held_out`);
+6. an inflation law for σ beyond the training box: the larger of what simulated extrapolation
+   shows and what the candidates of higher degree disagree by over the shell one half-width
+   deep around the box (:mod:`dkluq_cli.uq.extrapolation`).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from dkluq_cli.crystal.strain import StrainCoordinates
 from dkluq_cli.data.table import LATTICE_COLUMNS, TableUnits
 from dkluq_cli.errors import TableError
 from dkluq_cli.model.exact.cross_validation import HeldOut, cross_validate, fold_ids, n_folds
-from dkluq_cli.model.exact.head import ExactHead, fit_candidates, select_degree
+from dkluq_cli.model.exact.head import ExactHead, fit_candidates
 from dkluq_cli.model.inputs import InputMap
 from dkluq_cli.model.normalisation import Normalisation
 from dkluq_cli.model.record import TrainingRecord
@@ -53,6 +56,7 @@ from dkluq_cli.uq.extrapolation import (
     BoxInflation,
     InflationLaw,
     TrainingBox,
+    shell_probes,
     simulate_extrapolation,
 )
 
@@ -129,7 +133,7 @@ def fit_exact_surrogate(
     if len(fit_rows) < len(u):  # the same priors, conditioned on every row
         heads = [_on_all_rows(h, u, yz) for h in heads]
     held = [held_out(h, fit_rows, cfg.seed) for h in heads]
-    pick = select_degree([h.nll_points() for h in held]) if len(heads) > 1 else 0
+    pick = int(np.argmin([np.mean(h.nll_points()) for h in held]))
     head, chosen = heads[pick], held[pick]
     head.selection = [
         {**h.selection[0], "held_out_nll": float(np.mean(o.nll_points()))}
@@ -137,7 +141,10 @@ def fit_exact_surrogate(
     ]
     calib = calibrate_held_out(chosen.z(), chosen.fold, _method(len(u), len(fit_rows)))
     sigma_scale = calib.scale
-    beyond = _inflation(head, u, actions, sigma_scale) if len(u) >= 5 else None
+    higher = [h for h in heads if h.basis.degree > head.basis.degree]
+    beyond, sources = (
+        _inflation(head, u, actions, sigma_scale, higher) if len(u) >= 5 else (None, {})
+    )
     norm = Normalisation(
         features=list(cfg.features),
         feature_units=list(units.features),
@@ -167,7 +174,7 @@ def fit_exact_surrogate(
         "selection": head.selection,
         "sigma_scale": sigma_scale,
         "calibration": {**calib.to_dict(), "noise": _noise(head, chosen, y_std)},
-        "inflation": None if beyond is None else beyond.law.to_dict(),
+        "inflation": None if beyond is None else {**beyond.law.to_dict(), **sources},
         "fit_seconds": time.perf_counter() - t0,
     }
     sur.record = TrainingRecord(best_epoch=0)
@@ -263,9 +270,18 @@ def _coordinates(
     return imap, mapped.mean(axis=0), mapped.std(axis=0), None
 
 
-def _inflation(head: Any, u: np.ndarray, actions: np.ndarray | None, scale: float) -> Any:
-    """The inflation law beyond the box, by simulated extrapolation with the head's
-    hyperparameters held (each slab predicted from the head conditioned on the other rows)."""
+def _inflation(
+    head: Any, u: np.ndarray, actions: np.ndarray | None, scale: float, higher: list[Any]
+) -> tuple[BoxInflation, dict[str, float]]:
+    """The inflation law beyond the box: the larger γ of (1) simulated extrapolation with the
+    head's hyperparameters held (each slab predicted from the head conditioned on the other
+    rows) and (2) the disagreement, over the shell one half-width deep around the box
+    (:func:`~dkluq_cli.uq.extrapolation.shell_probes`), between the head and each candidate of
+    higher degree: terms the held-out rows did not select but cannot rule out beyond the box.
+
+    Returns:
+        ``(the law on the box, the γ of each source)``.
+    """
 
     y = head.y.cpu().numpy()
 
@@ -275,4 +291,16 @@ def _inflation(head: Any, u: np.ndarray, actions: np.ndarray | None, scale: floa
         return mean, scale * np.sqrt(var + sub.noise_variance())
 
     d, z = simulate_extrapolation(u, y, fit_predict, actions)
-    return BoxInflation(TrainingBox.from_rows(u, actions), InflationLaw.fit(d, z))
+    box = TrainingBox.from_rows(u, actions)
+    laws = {"slabs": InflationLaw.fit(d, z)}
+    if higher:
+        probes = shell_probes(box)
+        mean, var = head.predict(probes)
+        std = scale * np.sqrt(var + head.noise_variance())
+        dist = box.distance(probes)
+        pseudo = [(other.predict(probes)[0] - mean) / std for other in higher]
+        laws["degrees"] = max(
+            (InflationLaw.fit(dist, p) for p in pseudo), key=lambda law: law.gamma
+        )
+    law = max(laws.values(), key=lambda law: law.gamma)
+    return BoxInflation(box, law), {f"gamma_{k}": v.gamma for k, v in laws.items()}

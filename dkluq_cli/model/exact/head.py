@@ -16,10 +16,10 @@ misses. Hyperparameters (a τ per degree, lengthscales, amplitude, noise) maximi
 (Hvarfner et al. 2024, BoTorch's ``SingleTaskGP`` default, adjusted to coordinates spanning
 about [−1, 1]), a low-noise log-normal noise prior, normal priors on log τ. L-BFGS from the
 prior modes plus seeded restarts drawn from the priors; the lowest penalised loss wins.
-:func:`fit_candidates` fits one head per candidate degree; :func:`select_degree` picks the
-largest candidate within one standard error of the best held-out log density — the closed-form
-leave-one-out one (R&W §5.4.2) in :func:`fit_exact`, the refitted cross-validation one of
-:mod:`dkluq_cli.model.exact.cross_validation` in ``dkluq train``.
+:func:`fit_candidates` fits one head per candidate degree; :func:`fit_exact` picks the largest
+candidate within one standard error of the best closed-form leave-one-out log density (R&W
+§5.4.2, :func:`select_degree`); ``dkluq train`` picks the best log density of refitted
+cross-validation (:mod:`dkluq_cli.training.fit_exact`).
 
 Predictions use the same covariance through an explicit float64 Cholesky (no gpytorch
 prediction caches or CG): ``mean = K*ᵀ K⁻¹ y``, ``var = k** − ‖L⁻¹ K*‖²``.
@@ -243,9 +243,9 @@ def default_degrees(n_actions: int) -> tuple[int, ...]:
 
 
 def select_degree(scores: list[np.ndarray]) -> int:
-    """Index of the chosen candidate: the largest degree whose mean held-out negative log
-    density per row (leave-one-out, or refitted cross-validation) is within one standard error
-    (of the paired per-row differences) of the best one.
+    """Index of the chosen candidate: the largest degree whose mean leave-one-out negative log
+    density per row is within one standard error (of the paired per-row differences) of the
+    best one.
 
     Degrees the held-out likelihood cannot tell apart fit the table equally well, but the
     higher one keeps the higher-order terms the data do not rule out, and with them a σ that
