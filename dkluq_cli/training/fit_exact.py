@@ -21,8 +21,8 @@ network to fit on too few rows, no inducing points, and closed-form leave-one-ou
    held-out errors (split-conformal 95 %, its coverage estimated cross-conformally,
    :func:`dkluq_cli.uq.calibration.calibrate_held_out`);
 6. an inflation law for σ beyond the training box: the larger of what simulated extrapolation
-   shows and what the candidates of higher degree disagree by over the shell one half-width
-   deep around the box (:mod:`dkluq_cli.uq.extrapolation`).
+   shows and what the candidates of higher degree (their means and calibrated σ) ask for over
+   the shell one half-width deep around the box (:mod:`dkluq_cli.uq.extrapolation`).
 """
 
 from __future__ import annotations
@@ -141,7 +141,11 @@ def fit_exact_surrogate(
     ]
     calib = calibrate_held_out(chosen.z(), chosen.fold, _method(len(u), len(fit_rows)))
     sigma_scale = calib.scale
-    higher = [h for h in heads if h.basis.degree > head.basis.degree]
+    higher = [
+        (h, calibrate_held_out(o.z(), o.fold, "").scale)
+        for h, o in zip(heads, held, strict=True)
+        if h.basis.degree > head.basis.degree
+    ]
     beyond, sources = (
         _inflation(head, u, actions, sigma_scale, higher) if len(u) >= 5 else (None, {})
     )
@@ -271,13 +275,19 @@ def _coordinates(
 
 
 def _inflation(
-    head: Any, u: np.ndarray, actions: np.ndarray | None, scale: float, higher: list[Any]
+    head: Any,
+    u: np.ndarray,
+    actions: np.ndarray | None,
+    scale: float,
+    higher: list[tuple[Any, float]],
 ) -> tuple[BoxInflation, dict[str, float]]:
     """The inflation law beyond the box: the larger γ of (1) simulated extrapolation with the
     head's hyperparameters held (each slab predicted from the head conditioned on the other
-    rows) and (2) the disagreement, over the shell one half-width deep around the box
-    (:func:`~dkluq_cli.uq.extrapolation.shell_probes`), between the head and each candidate of
-    higher degree: terms the held-out rows did not select but cannot rule out beyond the box.
+    rows) and (2) each candidate of higher degree (with its own held-out σ scale) over the shell
+    one half-width deep around the box (:func:`~dkluq_cli.uq.extrapolation.shell_probes`): the
+    law is fitted so that σ covers, in the mean square, the difference of the means and that
+    candidate's σ — beyond the box σ is no narrower than a polynomial with terms the held-out
+    rows did not select, but cannot rule out there, would give.
 
     Returns:
         ``(the law on the box, the γ of each source)``.
@@ -298,9 +308,13 @@ def _inflation(
         mean, var = head.predict(probes)
         std = scale * np.sqrt(var + head.noise_variance())
         dist = box.distance(probes)
-        pseudo = [(other.predict(probes)[0] - mean) / std for other in higher]
+        spread = []
+        for other, other_scale in higher:
+            m, v = other.predict(probes)
+            s2 = other_scale**2 * (v + other.noise_variance())
+            spread.append(np.sqrt((m - mean) ** 2 + s2) / std)
         laws["degrees"] = max(
-            (InflationLaw.fit(dist, p) for p in pseudo), key=lambda law: law.gamma
+            (InflationLaw.fit(dist, z) for z in spread), key=lambda law: law.gamma
         )
     law = max(laws.values(), key=lambda law: law.gamma)
     return BoxInflation(box, law), {f"gamma_{k}": v.gamma for k, v in laws.items()}

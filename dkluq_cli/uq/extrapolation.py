@@ -8,9 +8,9 @@ cut row's distance beyond the remaining box (:class:`TrainingBox`) and its stand
 ``z = (y − mean) / σ``. :class:`InflationLaw` fits ``s(d) = (1 + d)^γ`` to those pairs by
 maximum likelihood (``z ~ N(0, s(d)²)``, γ ≥ 0, so ``s(0) = 1`` and σ is never narrowed); at
 prediction time σ is multiplied by ``s(distance)``. Slabs reach only a fraction of a half-width
-beyond the rest of the box; farther out (:func:`shell_probes`) the same law can be fitted to the
-disagreement between the model and one with more polynomial terms the data did not rule out
-(:mod:`dkluq_cli.training.fit_exact` takes the larger γ).
+beyond the rest of the box; farther out (:func:`shell_probes`) the same law can be fitted to
+what a model with more polynomial terms, which the data did not rule out, predicts there (its
+mean's difference and its σ; :mod:`dkluq_cli.training.fit_exact` takes the larger γ).
 
 Distances are in the model's coordinates, per coordinate in units of the training box's
 half-width: ``d = ‖max(0, u − hi, lo − u) / w‖₂``, 0 inside the box. With a point group the
