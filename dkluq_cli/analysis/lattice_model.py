@@ -154,7 +154,7 @@ def domain_check(surrogate: Surrogate, x: np.ndarray, std: np.ndarray) -> Domain
 
     dom = surrogate.domain
     if dom is None:
-        return DomainCheck(np.ones(len(x), dtype=bool), [""] * len(x))
+        return DomainCheck.all_in(len(x))
     coords = surrogate.norm.standardise(x) if dom.neighbours is not None else None
     check = check_domain(x, std, dom, coords)
     inputs = getattr(surrogate, "inputs", None)

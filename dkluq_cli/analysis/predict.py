@@ -240,12 +240,10 @@ def predict_frame(
     check = domain_check(surrogate, x, std)
     if other.any():
         trained = reduced_formula(trained_formula(surrogate) or "")
+        formulas = df["formula"].to_numpy()
         check.exclude(
             other,
-            [
-                f"composition {reduced_formula(f)}, model trained on {trained}"
-                for f in df.loc[other, "formula"]
-            ],
+            lambda i: f"composition {reduced_formula(formulas[i])}, model trained on {trained}",
         )
     out["in_domain"] = check.flags
     out["domain_reason"] = check.reasons

@@ -19,7 +19,7 @@ through :meth:`Domain.to_dict` as plain lists, floats and strings, so
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -193,19 +193,38 @@ def _inside(values: np.ndarray, stats: Domain) -> np.ndarray:
 
 @dataclass
 class DomainCheck:
-    """``in_domain`` flags and, for every row out of domain, why (empty string when in)."""
+    """``in_domain`` flags and, for every row out of domain, why (:attr:`reasons`, written only
+    when asked for: a scan of a million points needs the flags alone).
+
+    Attributes:
+        flags: (n,) in domain.
+    """
 
     flags: np.ndarray
-    reasons: list[str]
+    _why: list[tuple[np.ndarray, Any]] = field(default_factory=list, repr=False)
 
-    def exclude(self, rows: np.ndarray, reason: str | list[str]) -> None:
-        """Mark rows (indices, or a boolean mask) out of domain for ``reason`` (one for all, or
-        one per row), added to any earlier reason."""
-        idx = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
-        why = [reason] * len(idx) if isinstance(reason, str) else reason
-        for i, r in zip(idx, why, strict=True):
-            self.flags[i] = False
-            self.reasons[i] = f"{self.reasons[i]}; {r}" if self.reasons[i] else r
+    @classmethod
+    def all_in(cls, n: int) -> DomainCheck:
+        """``n`` rows, all in domain."""
+        return cls(np.ones(n, dtype=bool))
+
+    def exclude(self, rows: np.ndarray, reason: str | Callable[[int], str]) -> None:
+        """Mark rows (indices, or a boolean mask) out of domain for ``reason``: one text for
+        all, or a function of the row index giving each its own; added to any earlier reason."""
+        rows = np.asarray(rows)
+        idx = np.flatnonzero(rows) if rows.dtype == bool else rows.astype(np.int64)
+        self.flags[idx] = False
+        self._why.append((idx, reason))
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why each row is out of domain, ``"; "``-joined; empty for rows in domain."""
+        out = [""] * len(self.flags)
+        for idx, reason in self._why:
+            for i in idx:
+                text = reason if isinstance(reason, str) else reason(int(i))
+                out[i] = f"{out[i]}; {text}" if out[i] else text
+        return out
 
 
 def check_domain(
@@ -226,26 +245,22 @@ def check_domain(
         TableError: ``X`` or ``std`` has the wrong shape or non-finite values.
     """
     arr = _as_matrix(X, stats.features)
-    check = DomainCheck(np.ones(len(arr), dtype=bool), [""] * len(arr))
+    check = DomainCheck.all_in(len(arr))
     inside = _inside(arr, stats)
     lo, hi = stats.lower, stats.upper
     width = np.maximum(hi - lo, 1e-300)
     excess = np.maximum(lo - arr, arr - hi) / width
-    out = np.flatnonzero(~inside.all(axis=1))
-    worst = np.argmax(excess[out], axis=1) if len(out) else np.zeros(0, dtype=int)
-    f = stats.features
-    check.exclude(
-        out,
-        [
-            f"{f[j]} {arr[i, j]:.6g} outside the training range {stats.min[j]:.6g}–{stats.max[j]:.6g}"
-            for i, j in zip(out, worst, strict=True)
-        ],
-    )
+    f, lo_t, hi_t = stats.features, stats.min, stats.max
+
+    def beyond_range(i: int) -> str:
+        j = int(np.argmax(excess[i]))
+        return f"{f[j]} {arr[i, j]:.6g} outside the training range {lo_t[j]:.6g}–{hi_t[j]:.6g}"
+
+    check.exclude(~inside.all(axis=1), beyond_range)
     if stats.neighbours is not None and coords is not None:
         ratio = stats.neighbours.ratio(coords)
-        far = np.flatnonzero(ratio > 1.0)
         check.exclude(
-            far, [f"far from the training rows ({ratio[i]:.2g}× their spacing)" for i in far]
+            ratio > 1.0, lambda i: f"far from the training rows ({ratio[i]:.2g}× their spacing)"
         )
     elif stats.neighbours is None and std is not None:
         s = np.asarray(std, dtype=float).reshape(-1)
