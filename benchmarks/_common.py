@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+#: The shared data folder (``../shared`` beside the checkout; ``DKLUQ_SHARED`` overrides it).
+SHARED = Path(os.environ.get("DKLUQ_SHARED", REPO.parent / "shared"))
 SAMPLE = REPO / "sample_data"
 SRTIO3_CSV = SAMPLE / "srtio3_lattice_energy.csv"
 OOD_CSV = SAMPLE / "srtio3_ood.csv"

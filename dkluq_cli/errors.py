@@ -56,3 +56,8 @@ class TrainingError(DkluqError):
 
 class VaspParseError(DkluqError):
     """A VASP file could not be read; ingest records this as a rejection reason."""
+
+
+class PosteriorFitError(DkluqError):
+    """A quantity fitted to posterior samples (an EOS, elastic constants) is not determined:
+    too many of the per-sample fits failed, or the minimum lies outside the scanned range."""

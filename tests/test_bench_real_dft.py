@@ -34,13 +34,13 @@ def test_bench_real_dft_quick(tmp_path):
     names = [m["model"] for m in res["models"]]
     assert names[0] == "plain exact GP" and len(names) == 3
     for m in res["models"]:
-        lo, med, hi = (
-            m["cv"]["rmse_meV_atom"][1],
-            m["cv"]["rmse_meV_atom"][0],
-            m["cv"]["rmse_meV_atom"][2],
-        )
-        assert 0 < lo <= med <= hi
-        assert 0 <= m["ood"]["coverage_95"][0] <= 1
+        assert set(m["directions"]) == {"1->2", "2->1"}
+        for d in m["directions"].values():
+            med, lo, hi = d["in_range"]["rmse_meV_atom"]
+            assert 0 < lo <= med <= hi
+            assert 0 <= d["shell"]["coverage_95"][0] <= 1
+    extra = res["models"][1]["directions"]["1->2"]["extra"]
+    assert 0 <= extra["reported_coverage_95"][0] <= 1 and extra["in_domain_train"][0] >= 0.95
     assert {c["met"] for c in res["target_checks"]} <= {"met", "MISSED"}
     assert (
         res["eos"]["symmetric"]["sets"][0]["a0_lo95"]

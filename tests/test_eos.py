@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from dkluq_cli.analysis.eos import fit_eos
+from dkluq_cli.analysis.posterior_fits import FitTally
 from tests.conftest import SAMPLE, plain
 
 QUANTITIES = ("a0", "V0", "B0", "E0")
@@ -135,7 +136,8 @@ def test_bad_options_are_one_line(invoke, model_dir, tmp_path):
 def test_eos_curves_and_band_for_the_figure():
     """The figure's curves are computed by the core: the EOS refitted to a few samples and the
     fit to the mean on a fine volume grid, and the samples' 95 % band."""
-    from dkluq_cli.analysis.eos import EosResult, eos_curves
+    from dkluq_cli.analysis.eos import EosResult
+    from dkluq_cli.analysis.eos_report import eos_curves
 
     v = np.linspace(50.0, 70.0, 21)
     e = 0.05 * (v - 60.0) ** 2 - 40.0  # eV, minimum at 60 Å³
@@ -150,7 +152,7 @@ def test_eos_curves_and_band_for_the_figure():
         std=np.full(len(v), 1e-3),
         samples=samples,
         fits=[],
-        n_failed=0,
+        tally=FitTally("EOS"),
         mean_fit=mean_fit,
         reference_lattice=np.array([4.0, 4.0, 4.0, 90.0, 90.0, 90.0]),
         curve=curve,
@@ -166,3 +168,42 @@ def test_eos_curves_and_band_for_the_figure():
     lo, hi = res.sample_band()
     assert lo.shape == hi.shape == (len(v),) and (lo < e).all() and (e < hi).all()
     assert eos_curves(EosResult(**{**res.__dict__, "curve": None}), n_curves=2)["mean"] is None
+
+
+def test_absurd_lattice_range_fails_loudly(invoke, model_dir, tmp_path):
+    """A line far beyond the training box: most sample fits fail, and eos says so (exit 1)
+    instead of reporting a bulk modulus from the few that did not."""
+    r = invoke(
+        "eos", model_dir, "--lattice-range", "0.5", "2", "--samples", "40", "-o", tmp_path / "x"
+    )
+    err = plain(r.stderr)
+    assert r.exit_code == 1, r.output
+    assert err.count("error:") == 1 and "EOS" in err and "lattice-range" in err
+    assert not (tmp_path / "x" / "eos.json").exists()
+
+
+def test_fit_tally_rule():
+    """The shared failure rule: a few percent of failed fits pass, more (or a mean fit without
+    a minimum on the line) raise, naming the counts and the reasons."""
+    from dkluq_cli.analysis.posterior_fits import OUTSIDE, check_fits, check_minimum_in_domain
+    from dkluq_cli.errors import PosteriorFitError
+
+    tally = FitTally("EOS")
+    for i in range(100):
+        tally.add(OUTSIDE if i < 5 else None)
+    check_fits(tally, "the line", hint="h")
+    assert tally.to_dict()["n_failed"] == 5 and tally.n_fitted == 95
+    tally.add("the fit did not converge")
+    with pytest.raises(PosteriorFitError, match=r"6 of 101 EOS fits failed \(5 minimum"):
+        check_fits(tally, "the line", hint="h")
+    ok = FitTally("EOS", n_samples=10, mean_failure=OUTSIDE)
+    with pytest.raises(PosteriorFitError, match="posterior mean has its minimum outside"):
+        check_fits(ok, "the line", hint="h")
+    diverged = FitTally("EOS", n_samples=10, mean_failure="the fit did not converge")
+    with pytest.raises(PosteriorFitError, match="mean over the line failed: the fit did not"):
+        check_fits(diverged, "the line", hint="h")
+    check_minimum_in_domain("EOS", "a0 = 3.9 Å", "", hint="h")
+    with pytest.raises(
+        PosteriorFitError, match=r"minimum \(a0 = 3\.4 Å\) lies outside the training"
+    ):
+        check_minimum_in_domain("EOS", "a0 = 3.4 Å", "c 3.2 outside the training range", "h")

@@ -153,3 +153,43 @@ def test_lean_group_average_gives_the_same_kernel_and_gradient(cubic, monkeypatc
     lean = value_and_grad()
     torch.testing.assert_close(lean[0], plain[0])
     torch.testing.assert_close(lean[1], plain[1])
+
+
+def test_cross_validation_holds_rows_out_and_refits():
+    """Leave-one-out folds without refits equal the closed form; refitted folds differ (the
+    hyperparameters no longer saw the held-out row); every row is predicted once."""
+    from dkluq_cli.model.exact.cross_validation import cross_validate, fold_ids, n_folds
+
+    rng = np.random.default_rng(2)
+    u = rng.uniform(-1, 1, size=(15, 2))
+    y = np.sin(2 * u[:, 0]) + u[:, 1] ** 2 + 0.05 * rng.standard_normal(15)
+    y = (y - y.mean()) / y.std()
+    head = fit_exact(u, y, degrees=2, restarts=0)
+    fold = fold_ids(15, seed=0)
+    assert n_folds(15) == 15 and sorted(fold) == list(range(15))
+    fixed = cross_validate(head, fold, refit=False)
+    mean, std = head.loo()
+    np.testing.assert_allclose(fixed.mean, mean, atol=1e-8)
+    np.testing.assert_allclose(fixed.std, std, rtol=1e-6)
+    refit = cross_validate(head, fold)
+    assert np.abs(refit.mean - fixed.mean).max() > 1e-6
+    assert refit.nll_points().shape == (15,) and np.isfinite(refit.z()).all()
+    assert n_folds(100) == 20 and n_folds(300) == 10
+    assert np.bincount(fold_ids(300, seed=1)).tolist() == [30] * 10
+
+
+def test_sigma_grows_in_a_hole_inside_the_box():
+    """σ grows where the training rows thin out inside the box, not only beyond its faces: the
+    centre of a hole in a grid of rows gets a larger σ than a point between neighbouring rows."""
+    from dkluq_cli.training.config import TrainConfig
+    from dkluq_cli.training.train import train
+
+    g = np.linspace(0.0, 1.0, 7)
+    x = np.array([(a, b) for a in g for b in g if max(abs(a - 0.5), abs(b - 0.5)) > 0.2])
+    y = np.sin(3 * x[:, 0]) + np.cos(2 * x[:, 1]) + 0.5 * x[:, 0] * x[:, 1]
+    cfg = TrainConfig(
+        features=("x1", "x2"), target="y", trend=2, restarts=0, device="cpu", threads=1
+    )
+    sur = train(x, y, cfg).surrogate
+    _, std = sur.predict(np.array([[0.5, 0.5], [1 / 12, 1 / 12]]))
+    assert std[0] > 2 * std[1]

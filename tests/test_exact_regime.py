@@ -42,7 +42,8 @@ def test_a_seven_row_eos_table_trains_with_defaults_and_eos_gives_a0(invoke, tmp
     assert r.exit_code == 0, r.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["regime"]["head"] == "exact"
-    assert "leave-one-out coverage_95" in plain(r.stderr)
+    assert "out-of-sample coverage_95" in plain(r.stderr)
+    assert "hyperparameters refitted" in metrics["held_out"]["method"]
     r = invoke("eos", tmp_path / "run", "--samples", "100", "-o", tmp_path / "eos")
     assert r.exit_code == 0, r.output
     a0 = json.loads((tmp_path / "eos" / "eos.json").read_text())["a0"]
@@ -64,6 +65,8 @@ def test_symmetric_lattices_predict_alike_with_a_reference(invoke, tmp_path):
         poscar,
         "--restarts",
         "0",
+        "--trend",
+        "4",
         "--no-plots",
         "-o",
         tmp_path / "sym",
@@ -77,7 +80,9 @@ def test_symmetric_lattices_predict_alike_with_a_reference(invoke, tmp_path):
     mean, std = sur.predict(images)
     np.testing.assert_allclose(mean, mean[0], rtol=0, atol=1e-9)
     np.testing.assert_allclose(std, std[0], rtol=1e-9)
-    r = invoke("train", table, "--restarts", "0", "--no-plots", "-o", tmp_path / "plain")
+    r = invoke(
+        "train", table, "--restarts", "0", "--trend", "3", "--no-plots", "-o", tmp_path / "plain"
+    )
     assert r.exit_code == 0 and "no symmetry" in plain(r.stderr)
     plain_mean, _ = load_model(tmp_path / "plain" / "model.pt").predict(images)
     assert np.ptp(plain_mean) > 1e-6  # without the group the images differ
@@ -89,7 +94,7 @@ def test_inflation_is_one_inside_grows_outside_and_survives_the_model_file(tmp_p
     from tests.conftest import sample_xy
 
     x, y = sample_xy(60)
-    res = train(x, y, TrainConfig(**FAST))
+    res = train(x, y, TrainConfig(trend=3, **FAST))
     sur = res.surrogate
     assert sur.beyond is not None and sur.beyond.kind == "inflation"
     save_model(sur, tmp_path / "m.pt")
@@ -108,16 +113,22 @@ def test_inflation_is_one_inside_grows_outside_and_survives_the_model_file(tmp_p
     np.testing.assert_allclose(s1, raw * factor, rtol=1e-12)
 
 
-def test_leave_one_out_metrics_and_regime_are_recorded(tmp_path):
+def test_held_out_metrics_and_regime_are_recorded(tmp_path):
     from dkluq_cli.training.job import run_training
 
     table = _table(tmp_path, pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:40], "t.csv")
     job = run_training(table, TrainConfig(**FAST), tmp_path / "run", plots=False)
     m = job.metrics
     assert m["regime"]["head"] == "exact" and m["regime"]["reason"].startswith("auto:")
-    assert m["loo"]["n"] == len(job.result.splits.train) and 0 <= m["loo"]["coverage_95"] <= 1
-    assert "rmse_meV_per_atom" in m["loo"]
-    assert job.result.splits.val == []  # the validation rows are fitted; leave-one-out checks
+    held = m["held_out"]
+    assert held["n"] == len(job.result.splits.train) and 0 <= held["coverage_95"] <= 1
+    assert "rmse_meV_per_atom" in held and "refitted" in held["method"]
+    calib = m["regime"]["calibration"]
+    assert calib["sigma_scale"] == m["sigma_scale"] and calib["folds"] == 20
+    assert calib["noise"]["learned_std"] > 0 and calib["noise"]["held_out_std"] > 0
+    assert [s["degree"] for s in m["regime"]["selection"]] == [2, 3, 4, 5]
+    assert all("held_out_nll" in s for s in m["regime"]["selection"])
+    assert job.result.splits.val == []  # the validation rows are fitted; cross-validation checks
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["head"] == "exact" and config["trend"] == m["regime"]["degree"]
 
@@ -129,7 +140,9 @@ def test_suggest_conditions_exactly_on_an_exact_head_model(invoke, tmp_path):
     from dkluq_cli.model.io import load_model
 
     table = _table(tmp_path, pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv").iloc[:60], "t.csv")
-    r = invoke("train", table, "--restarts", "0", "--no-plots", "-o", tmp_path / "run")
+    r = invoke(
+        "train", table, "--restarts", "0", "--trend", "3", "--no-plots", "-o", tmp_path / "run"
+    )
     assert r.exit_code == 0, r.output
     poscar = tmp_path / "POSCAR"
     poscar.write_text(POSCAR_TEXT)
@@ -155,3 +168,20 @@ def test_suggest_conditions_exactly_on_an_exact_head_model(invoke, tmp_path):
     expected = dense_conditional_variance(sur, x, picks, cond.noise)
     np.testing.assert_allclose(cond.variance, expected, rtol=0, atol=1e-8)
     assert (cond.variance[picks] < cond.prior_variance[picks]).all()
+
+
+def test_above_the_hyperparameter_rows_the_unseen_rows_calibrate(tmp_path):
+    """More rows than the hyperparameter fit takes: σ is calibrated on the leave-one-out of the
+    rows it did not take, and only those are reported as held out."""
+    from dkluq_cli.training.fit_exact import HYPER_ROWS
+    from dkluq_cli.training.train import train
+    from tests.conftest import sample_xy
+
+    x, y = sample_xy(HYPER_ROWS + 30)
+    cfg = TrainConfig(trend=2, test_fraction=0.0, **FAST)
+    res = train(x, y, cfg)
+    pos, mean, std = res.held_out
+    assert len(pos) == len(mean) == len(std) == 30 and len(set(pos.tolist())) == 30
+    calib = res.regime["calibration"]
+    assert calib["method"].startswith("leave-one-out of the 30 rows") and calib["n"] == 30
+    assert np.all(std > 0) and np.sqrt(np.mean((mean - y[pos]) ** 2)) < 0.2

@@ -74,3 +74,17 @@ def test_simulated_extrapolation_records_distance_and_z():
     assert len(d) == len(z) == 8
     assert d.max() > 0 and np.all(d >= 0)
     np.testing.assert_allclose(np.sort(z), np.sort(np.concatenate([y[:4], y[-4:]]) / 0.5))
+
+
+def test_shell_probes_fill_the_shell_around_the_box():
+    """Every probe lies beyond the box, at most one half-width beyond it along any coordinate,
+    and the probes reach both the faces and the far side of the shell."""
+    from dkluq_cli.uq.extrapolation import TrainingBox, shell_probes
+
+    rng = np.random.default_rng(0)
+    box = TrainingBox.from_rows(rng.uniform(-1, 1, (50, 3)) * [1.0, 2.0, 0.5])
+    p = shell_probes(box, 3000, seed=1)
+    d = box.distance(p)
+    excess = np.maximum(0, np.maximum(p - box.hi, box.lo - p)) / box.half_width
+    assert (d > 0).all() and excess.max() <= 1.0 + 1e-12
+    assert excess.max(axis=1).min() < 0.01 and excess.max(axis=1).max() > 0.99

@@ -63,12 +63,15 @@ def test_predict_frame_columns_and_domain():
         "run",
         *(cols[k] for k in ("mean", "std", "lo95", "hi95")),
         "in_domain",
+        "domain_reason",
     ]
     mean, std = sur.predict(np.array(rows, dtype=float))
     np.testing.assert_allclose(out[cols["mean"]], mean)
     np.testing.assert_allclose(out[cols["hi95"]] - out[cols["lo95"]], 2 * Z_95 * std)
     # row 1 is outside the training range of a; row 2 inside but σ = 0.02 ≤ std_q99
     assert out["in_domain"].tolist() == [True, False, True] and out["in_domain"].dtype == bool
+    assert out["domain_reason"].tolist()[0] == "" and out["domain_reason"].tolist()[2] == ""
+    assert out["domain_reason"][1].startswith("a 4.2 outside the training range 3.705–4.095")
     assert list(out["run"]) == ["r0", "r1", "r2"]  # other columns pass through
     # with the truth: error and z columns, and the metrics in the summary
     truth = df.assign(energy_eV=mean + std * np.array([1.0, -1.0, 0.5]))
@@ -89,3 +92,25 @@ def test_predict_frame_refuses_wrong_inputs():
     # no stored domain: no unit check, and every row counts as in domain
     out = predict_frame(StubSurrogate(domain=None), nm)
     assert out["in_domain"].all()
+
+
+def test_other_compositions_are_refused_unless_allowed():
+    """Composition is part of the domain: rows of another formula than the model's are one
+    error naming both, or (opted in) predicted out of domain with the reason."""
+    from tests.stub_model import StubRecord
+
+    sur = StubSurrogate(record=StubRecord(formula="SrTiO3"))
+    df = pd.DataFrame([CUBIC, CUBIC], columns=LATTICE).assign(formula=["SrTiO3", "BaTiO3"])
+    with pytest.raises(
+        ModelInputMismatchError,
+        match=r"t\.csv holds BaTiO3 \(1 of 2 rows\) but the model was trained on SrTiO3",
+    ):
+        predict_frame(sur, df, source="t.csv")
+    out = predict_frame(sur, df, source="t.csv", allow_other_compositions=True)
+    assert out["in_domain"].tolist() == [True, False]
+    assert out["domain_reason"][1] == "composition BaTiO3, model trained on SrTiO3"
+    # the same composition written another way is the same composition
+    same = df.assign(formula=["Sr2Ti2O6", "TiSrO3"])
+    assert predict_frame(sur, same)["in_domain"].all()
+    # a model without a formula, or rows without one, cannot be checked: no refusal
+    assert predict_frame(StubSurrogate(), df)["in_domain"].all()

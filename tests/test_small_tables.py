@@ -26,7 +26,7 @@ def test_a_seven_run_vasp_eos_ingests_and_trains_with_every_default(small_run):
     # 7 rows: 5 train + 1 validation fitted together, 1 test row: too few for test metrics
     assert metrics["regime"]["head"] == "exact" and metrics["regime"]["n_train"] == 6
     assert metrics["training"]["n_test"] == 1 and "test" not in metrics
-    assert metrics["loo"]["n"] == 6
+    assert metrics["held_out"]["n"] == 6
     stderr = (small_run.parent / "train_stderr.txt").read_text()
     assert "test split: 1 row, too few for metrics" in stderr
     assert "fitted on 6 rows" in stderr  # the rows it fitted, not the 5 of the training split

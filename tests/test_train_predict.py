@@ -189,6 +189,49 @@ def test_predict_poscar(invoke, trained, tmp_path):
     assert df.loc[0, "formula"] == "SrTiO3" and abs(df.loc[0, "a"] - 3.95) < 1e-9
 
 
+BATIO3_POSCAR = (
+    "BaTiO3\n1.0\n4.00 0 0\n0 4.00 0\n0 0 4.00\nBa Ti O\n1 1 3\nDirect\n"
+    "0 0 0\n0.5 0.5 0.5\n0.5 0.5 0\n0.5 0 0.5\n0 0.5 0.5\n"
+)
+
+
+def test_predict_refuses_another_composition(invoke, lattice_run, tmp_path):
+    """A BaTiO3 POSCAR given to a SrTiO3 model: one error line naming both, exit 1; opted in,
+    it is predicted and flagged out of domain with the reason."""
+    poscar = tmp_path / "POSCAR"
+    poscar.write_text(BATIO3_POSCAR)
+    r = invoke("predict", lattice_run, poscar, "-o", tmp_path / "p.csv")
+    err = plain(r.stderr)
+    assert r.exit_code == 1 and err.count("error:") == 1, r.output
+    assert "BaTiO3" in err and "SrTiO3" in err and "--allow-other-compositions" in err
+    assert not (tmp_path / "p.csv").exists()
+    r = invoke(
+        "predict", lattice_run, poscar, "--allow-other-compositions", "-o", tmp_path / "q.csv"
+    )
+    assert r.exit_code == 0, r.output
+    row = pd.read_csv(tmp_path / "q.csv", keep_default_na=False).iloc[0]
+    assert (
+        not row["in_domain"]
+        and "composition BaTiO3, model trained on SrTiO3" in row["domain_reason"]
+    )
+
+
+def test_own_training_rows_and_fresh_rows_are_in_domain_shell_rows_are_not(lattice_run):
+    """The domain of the shared sample model: its training rows and rows it never saw from the
+    same box are in domain (≥ 95 %), rows 10–20 % outside the box are not."""
+    from dkluq_cli.analysis.lattice_model import in_domain_flags
+
+    sur = load_model(lattice_run / "model.pt")
+    splits = json.loads((lattice_run / "splits.json").read_text())
+    df = pd.read_csv(SAMPLE / "srtio3_lattice_energy.csv")
+    x = df[FEATURES].to_numpy(float)
+    for rows, least in ((splits["train"], 0.95), (splits["val"] + splits["test"], 0.95)):
+        std = sur.predict(x[rows])[1]
+        assert in_domain_flags(sur, x[rows], std).mean() >= least
+    ood = pd.read_csv(SAMPLE / "srtio3_ood.csv")[FEATURES].to_numpy(float)
+    assert in_domain_flags(sur, ood, sur.predict(ood)[1]).mean() <= 0.05
+
+
 class _Evil:
     def __reduce__(self):
         return (os.system, ("touch PWNED_BY_PICKLE",))

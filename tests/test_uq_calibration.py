@@ -74,3 +74,32 @@ def test_coverage_scale_with_few_errors_takes_the_largest():
     assert coverage_scale(y, np.zeros(4), np.ones(4)) == pytest.approx(1.0 / 1.959963984540054)
     with pytest.raises(ValueError, match="level"):
         coverage_scale(y, np.zeros(4), np.ones(4), level=1.0)
+
+
+def test_held_out_calibration_scale_and_cross_conformal_coverage():
+    """Errors twice as wide as σ: the scale is about 2, and each fold judged by the others'
+    scale covers about 95 % of its errors; every row keeps the scale it was judged with."""
+    from dkluq_cli.uq.calibration import calibrate_held_out
+
+    rng = np.random.default_rng(0)
+    z = 2.0 * rng.standard_normal(2000)
+    fold = np.arange(2000) % 10
+    cal = calibrate_held_out(z, fold, "test folds")
+    assert cal.scale == pytest.approx(2.0, rel=0.08) and cal.folds == 10 and cal.n == 2000
+    assert 0.93 <= cal.coverage_95 <= 0.97
+    assert cal.row_scale.shape == (2000,) and np.ptp(cal.row_scale) > 0
+    assert cal.to_dict()["method"] == "test folds"
+    # one fold: no cross-conformal split, the scale judges its own errors
+    assert calibrate_held_out(z[:50], np.zeros(50), "one").folds == 1
+
+
+def test_noise_out_of_sample_recovers_the_scatter():
+    """Residuals of latent variance v plus noise 0.3²: the fit finds the noise, not the
+    learned one it starts from."""
+    from dkluq_cli.uq.calibration import noise_out_of_sample
+
+    rng = np.random.default_rng(1)
+    lat = rng.uniform(0.01, 0.2, 4000)
+    r = rng.standard_normal(4000) * np.sqrt(lat + 0.09)
+    a2, b2 = noise_out_of_sample(r, lat, np.full(4000, 1e-4))
+    assert a2 == pytest.approx(1.0, rel=0.2) and np.sqrt(b2) == pytest.approx(0.3, rel=0.1)

@@ -5,8 +5,10 @@ The model is evaluated along the isotropic line through the reference lattice: l
 samples of the GP's latent posterior along the line (not just its mean) are each fitted with an
 equation of state by pymatgen (:class:`pymatgen.analysis.eos.EOS`: Birch–Murnaghan by default,
 Vinet or Murnaghan on request), so the spread of the fitted parameters is the model's uncertainty
-about them. Samples whose fit fails, or whose minimum falls outside the line, are counted and
-left out.
+about them. Samples whose fit fails, or whose minimum falls outside the line, are counted by
+reason (:class:`dkluq_cli.analysis.posterior_fits.FitTally`) and left out; more than a few
+percent of them, or a fit to the mean without a minimum on the line, is an error
+(:func:`dkluq_cli.analysis.posterior_fits.check_fits`), not a result.
 
 Reported (mean, sample standard deviation and the central 95 % interval over the samples):
 ``a0`` (Å), the edge length at the equilibrium volume — ``a0 = (a·b·c)^(1/3)`` of the reference
@@ -19,16 +21,22 @@ from __future__ import annotations
 import logging
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from dkluq_cli.analysis.grids import check_lattice_range, iso_params, scale_grid
-from dkluq_cli.analysis.lattice_model import LATTICE_FEATURES, check_lattice_features
+from dkluq_cli.analysis.lattice_model import (
+    check_lattice_features,
+    domain_check,
+)
+from dkluq_cli.analysis.posterior_fits import (
+    OUTSIDE,
+    FitTally,
+    check_fits,
+    check_minimum_in_domain,
+)
 from dkluq_cli.crystal.lattice import cell_volume
-from dkluq_cli.data.output import write_json
-from dkluq_cli.data.table import write_table
 from dkluq_cli.errors import DkluqError
 
 if TYPE_CHECKING:
@@ -71,11 +79,12 @@ class EosResult:
         std: Calibrated predictive σ (n,), eV.
         samples: Joint latent posterior samples (n_samples × n), eV.
         fits: Successful per-sample fits.
-        n_failed: Samples whose fit failed or whose minimum left the line.
+        tally: Every sample's fit counted, failures by reason.
         mean_fit: The EOS fitted to the predictive mean (None if that fit failed).
         reference_lattice: The reference lattice (6,).
         reference_source: Where the reference came from.
         n_atoms: Atoms per cell when the target was per atom (energies were multiplied by it).
+        n_out_of_domain: Points of the line outside the model's training domain.
     """
 
     eos: str
@@ -86,12 +95,18 @@ class EosResult:
     std: np.ndarray
     samples: np.ndarray
     fits: list[EosFit]
-    n_failed: int
+    tally: FitTally
     mean_fit: EosFit | None
     reference_lattice: np.ndarray
     reference_source: str = ""
     n_atoms: int | None = None
+    n_out_of_domain: int = 0
     curve: Any = field(default=None, repr=False)
+
+    @property
+    def n_failed(self) -> int:
+        """Samples whose fit failed or whose minimum left the line."""
+        return self.tally.n_failed
 
     def sample_band(self) -> tuple[np.ndarray, np.ndarray]:
         """The central 95 % of the posterior samples at each point of the line (eV), (n,) each."""
@@ -119,10 +134,9 @@ class EosResult:
         """The stats plus the fit's metadata (written to ``eos.json``)."""
         meta: dict[str, Any] = {
             "eos": self.eos,
-            "n_samples": len(self.fits) + self.n_failed,
-            "n_fitted": len(self.fits),
-            "n_failed": self.n_failed,
+            **self.tally.to_dict(),
             "points": len(self.scales),
+            "points_out_of_domain": self.n_out_of_domain,
             "lattice_range": [float(self.scales[0]), float(self.scales[-1])],
             "reference_lattice": [float(v) for v in self.reference_lattice],
             "reference_source": self.reference_source,
@@ -168,7 +182,9 @@ def fit_eos(
         ``(EosFit, pymatgen fit object)``.
 
     Raises:
-        ValueError: The fit failed, is not finite, or its minimum is outside the volumes.
+        ValueError: The fit failed, is not finite, or its minimum is outside the volumes
+            (the message is the reason, :data:`dkluq_cli.analysis.posterior_fits.OUTSIDE` for
+            the last).
     """
     from pymatgen.analysis.eos import EOS, EOSError
 
@@ -178,11 +194,11 @@ def fit_eos(
             res = EOS(eos_name=eos).fit(np.asarray(volumes), np.asarray(energies))
             v0, e0, b0, b1 = float(res.v0), float(res.e0), float(res.b0_GPa), float(res.b1)
     except (EOSError, RuntimeError, ValueError, FloatingPointError, ZeroDivisionError) as exc:
-        raise ValueError(str(exc)) from exc
+        raise ValueError("the fit did not converge") from exc
     if not np.isfinite([v0, e0, b0, b1]).all() or b0 <= 0:
-        raise ValueError("non-finite or non-positive fit")
+        raise ValueError("non-finite or non-positive bulk modulus")
     if not (np.min(volumes) <= v0 <= np.max(volumes)):
-        raise ValueError("minimum outside the scanned volumes")
+        raise ValueError(OUTSIDE)
     return EosFit(V0=v0, E0=e0, B0=b0, B1=b1, a0=a_per_v * v0 ** (1.0 / 3.0)), res
 
 
@@ -235,7 +251,10 @@ def eos_analysis(
         The :class:`EosResult`.
 
     Raises:
-        DkluqError: Wrong model, bad options, or fewer than 10 samples could be fitted.
+        DkluqError: Wrong model or bad options.
+        PosteriorFitError: More than a few percent of the samples' fits failed, the fit to
+            the mean has no minimum on the line (:func:`check_fits`), or that minimum lies
+            outside the training domain (:func:`check_minimum_in_domain`).
     """
     check_lattice_features(surrogate, "eos")
     if n_samples < 10:
@@ -261,24 +280,31 @@ def eos_analysis(
     mean, std = surrogate.predict(params)
     samples = surrogate.sample_posterior(params, n_samples, seed=seed)
     mean, std, samples = mean * factor, std * factor, samples * factor
+    tally = FitTally("EOS")
     fits: list[EosFit] = []
-    failed = 0
     for row in samples:
         try:
             fits.append(fit_eos(volumes, row, name, a_per_v)[0])
-        except ValueError:
-            failed += 1
+            tally.add(None)
+        except ValueError as exc:
+            tally.add(str(exc))
     try:
         mean_fit, curve = fit_eos(volumes, mean, name, a_per_v)
-    except ValueError:
+    except ValueError as exc:
         mean_fit, curve = None, None
-    if len(fits) < 10:
-        raise DkluqError(
-            f"only {len(fits)} of {n_samples} posterior samples gave an EOS fit with a minimum "
-            f"inside the line {scales[0]:g}–{scales[-1]:g}",
-            hint="widen --lattice-range so the line brackets the energy minimum",
-        )
-    logger.debug("%d of %d posterior samples could not be fitted", failed, n_samples)
+        tally.mean_failure = str(exc)
+    hint = (
+        "choose a --lattice-range inside the training domain that brackets the energy minimum "
+        "(default 0.94 1.06)"
+    )
+    check_fits(
+        tally, f"the isotropic line {scales[0]:g}–{scales[-1]:g} × the reference's a, b, c", hint
+    )
+    if mean_fit is not None:  # check_fits refused a failed fit to the mean
+        at_min = iso_params(ref, np.array([np.cbrt(mean_fit.V0 / cell_volume(ref)[0])]))
+        reason = domain_check(surrogate, at_min, surrogate.predict(at_min)[1]).reasons[0]
+        check_minimum_in_domain("EOS", f"a0 = {mean_fit.a0:.4g} Å", reason, hint)
+    logger.debug(tally.summary())
     return EosResult(
         eos=name,
         params=params,
@@ -288,93 +314,11 @@ def eos_analysis(
         std=std,
         samples=samples,
         fits=fits,
-        n_failed=failed,
+        tally=tally,
         mean_fit=mean_fit,
         reference_lattice=ref,
         reference_source=reference_source,
         n_atoms=n_atoms if factor != 1.0 else None,
+        n_out_of_domain=int(np.sum(~domain_check(surrogate, params, std / factor).flags)),
         curve=curve,
     )
-
-
-def line_frame(res: EosResult):  # -> pandas.DataFrame
-    """``eos_line.csv``: the line, predictive mean ± σ and the 95 % band of the samples."""
-    import pandas as pd
-
-    lo, hi = res.sample_band()
-    df = pd.DataFrame(res.params, columns=list(LATTICE_FEATURES))
-    df.insert(0, "scale", res.scales)
-    df["volume"] = res.volumes
-    df["energy_mean_eV"] = res.mean
-    df["energy_std_eV"] = res.std
-    df["energy_sample_lo95_eV"] = lo
-    df["energy_sample_hi95_eV"] = hi
-    if res.curve is not None:
-        df["energy_eos_fit_eV"] = np.asarray(res.curve.func(res.volumes), dtype=float)
-    return df
-
-
-def samples_frame(res: EosResult):  # -> pandas.DataFrame
-    """``eos_samples.csv``: one row per fitted posterior sample."""
-    import pandas as pd
-
-    return pd.DataFrame(
-        {
-            "a0_A": res.values("a0"),
-            "V0_A3": res.values("V0"),
-            "B0_GPa": res.values("B0"),
-            "B1": res.values("B1"),
-            "E0_eV": res.values("E0"),
-        }
-    )
-
-
-def eos_curves(res: EosResult, n_curves: int = 30, points: int = 200) -> dict[str, Any]:
-    """E(V) curves for the figure: the EOS refitted to a few random posterior samples, and the
-    fit to the mean, on a fine volume grid.
-
-    Args:
-        res: The analysis.
-        n_curves: Samples drawn at random (seed 0); those whose fit fails are left out.
-        points: Volumes of the grid between the line's smallest and largest.
-
-    Returns:
-        ``{"volumes": (points,) Å³, "samples": (≤ n_curves, points) eV, "mean": (points,) eV
-        or None when the fit to the mean failed}``.
-    """
-    from pymatgen.analysis.eos import EOS
-
-    vv = np.linspace(res.volumes.min(), res.volumes.max(), points)
-    rng = np.random.default_rng(0)
-    shown = rng.choice(len(res.samples), size=min(n_curves, len(res.samples)), replace=False)
-    eos = EOS(eos_name=res.eos)
-    curves = []
-    for i in shown:
-        try:
-            curve = eos.fit(res.volumes, res.samples[i])
-        except Exception:  # noqa: BLE001 - a failed sample fit is simply not drawn
-            continue
-        curves.append(np.asarray(curve.func(vv), dtype=float))
-    return {
-        "volumes": vv,
-        "samples": np.array(curves).reshape(len(curves), points),
-        "mean": None if res.curve is None else np.asarray(res.curve.func(vv), dtype=float),
-    }
-
-
-def write_eos(res: EosResult, out_dir: Path) -> list[Path]:
-    """Write ``eos.json``, ``eos_line.csv`` and ``eos_samples.csv`` atomically.
-
-    Args:
-        res: The analysis.
-        out_dir: Prepared output folder (:func:`dkluq_cli.data.output.prepare_output_dir`).
-
-    Returns:
-        The paths written.
-    """
-
-    return [
-        write_json(out_dir / "eos.json", res.report()),
-        write_table(line_frame(res), out_dir / "eos_line.csv", force=True),
-        write_table(samples_frame(res), out_dir / "eos_samples.csv", force=True),
-    ]

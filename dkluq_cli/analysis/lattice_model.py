@@ -24,7 +24,7 @@ from dkluq_cli.errors import DkluqError, ModelInputMismatchError
 from dkluq_cli.model.device import resolve_device
 from dkluq_cli.model.inputs import REL_TOL, InputMap
 from dkluq_cli.model.io import load_model
-from dkluq_cli.uq.domain import in_domain
+from dkluq_cli.uq.domain import DomainCheck, check_domain
 
 if TYPE_CHECKING:
     from dkluq_cli.model.surrogate import Surrogate
@@ -130,33 +130,46 @@ def domain_centre(surrogate: Surrogate) -> dict[str, float]:
 
 
 def sigma_limit(surrogate: Surrogate) -> float | None:
-    """The σ above which a prediction is out of domain (``std_q99``, target units), or None."""
-    return None if surrogate.domain is None else surrogate.domain.std_q99
+    """The σ above which a prediction is out of domain (``std_q99``, target units) for a model
+    stored before the nearest-row rule; None otherwise."""
+    dom = surrogate.domain
+    return None if dom is None or dom.neighbours is not None else dom.std_q99
 
 
-def in_domain_flags(surrogate: Surrogate, x: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """:func:`dkluq_cli.uq.domain.in_domain` against the model's stored training domain.
+def domain_check(surrogate: Surrogate, x: np.ndarray, std: np.ndarray) -> DomainCheck:
+    """:func:`dkluq_cli.uq.domain.check_domain` against the model's stored training domain.
 
     Args:
         surrogate: The model.
         x: Inputs (n × features), feature units.
-        std: Calibrated predictive σ (n,), target units.
+        std: Calibrated predictive σ (n,), target units (the σ rule of models stored before
+            the nearest-row rule).
 
     Returns:
-        Boolean (n,); all True when the model stores no domain. Rows off the manifold the
-        model was trained on (``a ≠ b`` for a model of ``a = b = c`` cells, an angle other than
-        a constant training angle; :meth:`dkluq_cli.model.inputs.InputMap.deviation`) are out.
+        Flags and reasons; all in domain when the model stores no domain. Rows off the manifold
+        the model was trained on (``a ≠ b`` for a model of ``a = b = c`` cells, an angle other
+        than a constant training angle; :meth:`dkluq_cli.model.inputs.InputMap.deviation`) are
+        out.
     """
 
     dom = surrogate.domain
     if dom is None:
-        return np.ones(len(x), dtype=bool)
-    flags = in_domain(x, std, dom)
+        return DomainCheck.all_in(len(x))
+    coords = surrogate.norm.standardise(x) if dom.neighbours is not None else None
+    check = check_domain(x, std, dom, coords)
     inputs = getattr(surrogate, "inputs", None)
     if isinstance(inputs, InputMap) and not inputs.is_identity:
         scale = np.maximum(np.abs(np.asarray(x, dtype=float)).max(axis=1), 1.0)
-        flags &= inputs.deviation(x) <= 10 * REL_TOL * scale
-    return flags
+        check.exclude(
+            inputs.deviation(x) > 10 * REL_TOL * scale,
+            "off the trained manifold (features the training rows tied or held constant)",
+        )
+    return check
+
+
+def in_domain_flags(surrogate: Surrogate, x: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """The flags (n,) of :func:`domain_check`."""
+    return domain_check(surrogate, x, std).flags
 
 
 def stored_crystal(surrogate: Surrogate) -> Crystal | None:
@@ -176,6 +189,7 @@ __all__ = [
     "check_lattice_features",
     "check_scannable",
     "domain_centre",
+    "domain_check",
     "feature_ranges",
     "in_domain_flags",
     "load_lattice_model",

@@ -6,8 +6,12 @@ structures: any file ASE or pymatgen reads (POSCAR/CONTCAR, CIF, ingest's extxyz
 of them, or in memory (pymatgen ``Structure``, ASE ``Atoms``), each row named in a
 ``structure`` column. Output columns, for a target ``energy_eV``:
 ``energy_mean_eV``, ``energy_std_eV`` (calibrated σ), ``energy_lo95_eV``, ``energy_hi95_eV``,
-``in_domain``; and, when the input carries the target, ``energy_error_eV`` (mean − true) and
-``energy_z`` (error / σ).
+``in_domain`` and ``domain_reason`` (empty when in domain); and, when the input carries the
+target, ``energy_error_eV`` (mean − true) and ``energy_z`` (error / σ).
+
+Composition is part of the domain: rows whose ``formula`` (a structure's, or a table's column)
+is not the model's are refused (:func:`check_compositions`), unless the caller opts in, and then
+flagged out of domain with the reason.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dkluq_cli.analysis.lattice_model import feature_ranges, in_domain_flags
+from dkluq_cli.analysis.lattice_model import domain_check, feature_ranges, trained_formula
 from dkluq_cli.crystal.structure_io import (
     NamedStructure,
     as_structure,
@@ -31,13 +35,12 @@ from dkluq_cli.crystal.structure_io import (
 from dkluq_cli.data.table import numeric_block, read_table, require_columns
 from dkluq_cli.errors import DkluqError, InputError, ModelInputMismatchError
 from dkluq_cli.ingest.pipeline import ingest
-from dkluq_cli.uq.metrics import regression_metrics
+from dkluq_cli.uq.metrics import Z_95, regression_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from dkluq_cli.model.surrogate import Surrogate
-from dkluq_cli.uq.metrics import Z_95
 
 logger = logging.getLogger(__name__)
 
@@ -197,8 +200,71 @@ def check_units(x: np.ndarray, surrogate: Surrogate, source: str) -> None:
         )
 
 
+def reduced_formula(formula: str) -> str:
+    """A formula in pymatgen's reduced form (``Sr2Ti2O6`` → ``SrTiO3``); unparsable text as given."""
+    from pymatgen.core import Composition
+
+    try:
+        return Composition(str(formula)).reduced_formula
+    except (ValueError, KeyError, TypeError):
+        return str(formula).strip()
+
+
+def other_compositions(surrogate: Surrogate, df: pd.DataFrame) -> np.ndarray:
+    """Boolean (n,): rows whose ``formula`` differs from the model's (all False when either is
+    unknown)."""
+    trained = trained_formula(surrogate)
+    if not trained or "formula" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    known = reduced_formula(trained)
+    cache: dict[str, str] = {}
+    out = np.zeros(len(df), dtype=bool)
+    for i, f in enumerate(df["formula"].to_numpy()):
+        if f is None or (isinstance(f, float) and np.isnan(f)) or not str(f).strip():
+            continue
+        key = str(f)
+        if key not in cache:
+            cache[key] = reduced_formula(key)
+        out[i] = cache[key] != known
+    return out
+
+
+def check_compositions(
+    surrogate: Surrogate, df: pd.DataFrame, source: str, allow: bool = False
+) -> np.ndarray:
+    """Refuse rows of another composition than the model's, or (``allow``) return them.
+
+    Returns:
+        Boolean (n,): the rows of another composition (all False when the table or the model
+        names none).
+
+    Raises:
+        ModelInputMismatchError: Such rows exist and ``allow`` is False.
+    """
+    other = other_compositions(surrogate, df)
+    if other.any() and not allow:
+        found = sorted({reduced_formula(f) for f in df.loc[other, "formula"]})
+        shown = ", ".join(found[:3]) + (" ..." if len(found) > 3 else "")
+        what = (
+            f"holds {shown} ({int(other.sum())} of {len(df)} rows)"
+            if len(df) > 1
+            else f"is {shown}"
+        )
+        raise ModelInputMismatchError(
+            f"{source} {what} but the model was trained on "
+            f"{reduced_formula(trained_formula(surrogate) or '')}",
+            hint="use a model of that composition, or --allow-other-compositions to predict "
+            "anyway (flagged out of domain)",
+        )
+    return other
+
+
 def predict_frame(
-    surrogate: Surrogate, df: pd.DataFrame, source: str = "input", batch_size: int = 8192
+    surrogate: Surrogate,
+    df: pd.DataFrame,
+    source: str = "input",
+    batch_size: int = 8192,
+    allow_other_compositions: bool = False,
 ) -> pd.DataFrame:
     """Add prediction columns to a copy of ``df``.
 
@@ -207,10 +273,16 @@ def predict_frame(
         df: Table holding the model's feature columns (other columns pass through).
         source: Name used in error messages.
         batch_size: Rows per forward pass.
+        allow_other_compositions: Predict rows whose ``formula`` is not the model's (flagged
+            out of domain) instead of refusing them.
 
     Returns:
-        The table with mean, σ, 95 % bounds, ``in_domain`` and (if the target is present) error
-        columns, all in target units.
+        The table with mean, σ, 95 % bounds, ``in_domain``, ``domain_reason`` and (if the
+        target is present) error columns, all in target units.
+
+    Raises:
+        ModelInputMismatchError: Missing feature columns, values in other units, or rows of
+            another composition (without ``allow_other_compositions``).
     """
     try:
         require_columns(df, surrogate.features, source=source)
@@ -220,6 +292,7 @@ def predict_frame(
             f"{source} lacks the model's feature column(s) {', '.join(missing)}",
             hint=f"the model was trained on {', '.join(surrogate.features)}",
         ) from exc
+    other = check_compositions(surrogate, df, source, allow_other_compositions)
     x = numeric_block(df, surrogate.features, source=source)
     check_units(x, surrogate, source)
     mean, std = surrogate.predict(x, batch_size=batch_size)
@@ -229,7 +302,16 @@ def predict_frame(
     out[cols["std"]] = std
     out[cols["lo95"]] = mean - Z_95 * std
     out[cols["hi95"]] = mean + Z_95 * std
-    out["in_domain"] = in_domain_flags(surrogate, x, std)
+    check = domain_check(surrogate, x, std)
+    if other.any():
+        trained = reduced_formula(trained_formula(surrogate) or "")
+        formulas = df["formula"].to_numpy()
+        check.exclude(
+            other,
+            lambda i: f"composition {reduced_formula(formulas[i])}, model trained on {trained}",
+        )
+    out["in_domain"] = check.flags
+    out["domain_reason"] = check.reasons
     if surrogate.target in df.columns:
         import pandas as pd
 
@@ -262,10 +344,12 @@ def summarise(out: pd.DataFrame, target: str) -> dict[str, Any]:
 
 
 __all__ = [
+    "check_compositions",
     "frame_of",
     "load_inputs",
     "output_columns",
     "predict_frame",
+    "reduced_formula",
     "structure_frame",
     "summarise",
 ]

@@ -85,21 +85,32 @@ class TrainedModel:
             f"head {self.surrogate.head.kind}{where})"
         )
 
-    def predict(self, inputs: Any, *, batch_size: int = 8192) -> pd.DataFrame:
-        """Mean, calibrated σ, 95 % bounds and ``in_domain`` for each row or structure.
+    def predict(
+        self, inputs: Any, *, batch_size: int = 8192, allow_other_compositions: bool = False
+    ) -> pd.DataFrame:
+        """Mean, calibrated σ, 95 % bounds, ``in_domain`` and ``domain_reason`` for each row or
+        structure.
 
         Args:
             inputs: A DataFrame with the feature columns; a pymatgen ``Structure`` or ASE
                 ``Atoms`` (or a list of them); or a path: a table, any structure file ASE or
                 pymatgen reads, a folder of them, or a VASP run tree.
             batch_size: Rows per forward pass.
+            allow_other_compositions: Predict rows of another composition than the model's
+                (flagged out of domain) instead of refusing them.
 
         Returns:
             The input table (structures: one row each, named in ``structure``) with the
             columns ``dkluq predict`` writes.
         """
         frame, source = frame_of(inputs)
-        return predict_frame(self.surrogate, frame, source=source, batch_size=batch_size)
+        return predict_frame(
+            self.surrogate,
+            frame,
+            source=source,
+            batch_size=batch_size,
+            allow_other_compositions=allow_other_compositions,
+        )
 
     def scan(
         self,

@@ -49,7 +49,8 @@ def eos_cmd(
     Writes eos.json, eos_line.csv, eos_samples.csv and eos.png into eos/ next to the model
     (replaced on every rerun) or -o DIR.
     """
-    from dkluq_cli.analysis.eos import QUANTITIES, UNITS, eos_curves, write_eos
+    from dkluq_cli.analysis.eos import QUANTITIES, UNITS
+    from dkluq_cli.analysis.eos_report import eos_curves, write_eos
     from dkluq_cli.analysis.trained_model import load_model
     from dkluq_cli.cli.progress import Steps
     from dkluq_cli.data.output import command_output
@@ -84,8 +85,13 @@ def eos_cmd(
     console.print(
         f"{res.eos} fitted to {len(res.fits)} of {samples} joint posterior samples along "
         f"{res.scales[0]:g}–{res.scales[-1]:g} × {res.reference_source}"
-        + (f" ({res.n_failed} failed or had no minimum on the line)" if res.n_failed else "")
+        + (f" ({res.tally.summary()})" if res.n_failed else "")
     )
+    if res.n_out_of_domain:
+        console.print(
+            f"[yellow]{res.n_out_of_domain} of {len(res.scales)} points of the line lie outside "
+            "the training domain: the fit there rests on extrapolation[/]"
+        )
     for q in QUANTITIES:
         s = stats[q]
         console.print(

@@ -34,6 +34,14 @@ def predict_cmd(
     device: Device = "auto",
     batch_size: BatchSize = 8192,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
+    allow_other_compositions: Annotated[
+        bool,
+        typer.Option(
+            "--allow-other-compositions",
+            help="Predict rows whose formula is not the model's (flagged out of domain, with "
+            "the reason) instead of refusing them.",
+        ),
+    ] = False,
 ) -> None:
     """Predict the target with a calibrated σ, 95 % bounds and an in-domain flag for each row;
     structures are named in a structure column."""
@@ -45,7 +53,9 @@ def predict_cmd(
     check_writable(output, force=force)
     trained = load_model(model, device)
     surrogate = trained.surrogate
-    out = trained.predict(inputs, batch_size=batch_size)
+    out = trained.predict(
+        inputs, batch_size=batch_size, allow_other_compositions=allow_other_compositions
+    )
     write_table(out, output, force=force)
     s = summarise(out, surrogate.target)
     cols = output_columns(surrogate.target)
@@ -63,8 +73,9 @@ def predict_cmd(
     console.print(msg)
     n_out = s["n"] - s["n_in_domain"]
     if n_out:
+        first = next(r for r in out["domain_reason"] if r)
         console.print(
-            f"[yellow]{n_out} row(s) outside the training domain: treat their predictions as "
-            "extrapolation and check them with DFT[/]"
+            f"[yellow]{n_out} row(s) outside the training domain (domain_reason column; e.g. "
+            f"{first}): treat their predictions as extrapolation and check them with DFT[/]"
         )
     echo_result(str(output))

@@ -40,7 +40,7 @@ def draw_figures(job) -> list[Path]:
     return out
 
 
-def _regime_line(m, tr) -> str:
+def _regime_line(m, tr, unit: str) -> str:
     """What ran, in one line: the head and why, then its particulars."""
     regime = m["regime"]
     head = f"head {regime['head']} ({regime['reason']})"
@@ -53,11 +53,13 @@ def _regime_line(m, tr) -> str:
             else "no symmetry"
         )
         law = regime.get("inflation") or {}
-        loo = m.get("loo", {})
+        noise = regime.get("calibration", {}).get("noise", {})
         return (
             f"{head}: {regime['coordinates']} coordinates, {sym_text}, polynomial degree "
-            f"{regime['degree']}, σ inflation γ {law.get('gamma', 0.0):.2f} beyond the box; "
-            f"leave-one-out coverage_95 {loo.get('coverage_95', float('nan')):.3f}; fit "
+            f"{regime['degree']} (by held-out likelihood), σ inflation γ "
+            f"{law.get('gamma', 0.0):.2f} beyond the box; noise σ learned "
+            f"{noise.get('learned_std', float('nan')):.3g} {unit}, held-out "
+            f"{noise.get('held_out_std', float('nan')):.3g} {unit}; fit "
             f"{tr['train_seconds']:.1f} s on {tr['device']}"
         )
     init = m["inducing_init"]
@@ -91,7 +93,7 @@ def summary(job) -> None:
 
     m = job.metrics
     unit = job.result.surrogate.target_unit
-    splits = [s for s in ("train", "val", "loo", "test") if s in m]
+    splits = [s for s in ("train", "val", "test", "held_out") if "rmse" in m.get(s, {})]
     per_atom = any("rmse_meV_per_atom" in m[s] for s in splits)
     t = Table(title=f"dkluq train → {job.run_dir or '(no run folder)'}", show_edge=False)
     t.add_column("split", no_wrap=True, min_width=5)
@@ -100,7 +102,7 @@ def summary(job) -> None:
     if per_atom:
         t.add_column("rmse\nmeV/atom", justify="right", no_wrap=True)
     for split in splits:
-        row = [split] + [
+        row = [split.replace("_", " ")] + [
             f"{m[split][k]:.4g}" for k in ("rmse", "mae", "nll", "coverage_95", "miscal_area")
         ]
         if per_atom:
@@ -117,9 +119,16 @@ def summary(job) -> None:
         for note in job.figures.notes:
             console.print(f"[yellow]{note}[/]")
     console.print(
-        f"rmse/mae in {unit}; σ scale {m['sigma_scale']:.3f}; " + _regime_line(m, m["training"])
+        f"rmse/mae in {unit}; σ scale {m['sigma_scale']:.3f}; "
+        + _regime_line(m, m["training"], unit)
     )
     console.print(_crystal_line(m["regime"].get("crystal")))
+    held = m.get("held_out", {})
+    if "coverage_95" in held:
+        console.print(
+            f"out-of-sample coverage_95 {held['coverage_95']:.3f} over {int(held['n'])} rows "
+            f"({held['method']})"
+        )
     if job.result.interrupted:
         console.print(
             f"[yellow]interrupted: best state saved; resume with dkluq train --resume {job.run_dir}[/]"

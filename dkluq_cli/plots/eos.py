@@ -31,7 +31,7 @@ def eos_plot(
         volumes: Cell volumes along the line (n,), Å³.
         mean: Predictive mean energy (n,), eV.
         band: Central 95 % of the posterior samples, ``(lo, hi)`` (n,) each, eV.
-        curves: ``{"volumes", "samples", "mean"}`` from :func:`dkluq_cli.analysis.eos.eos_curves`.
+        curves: ``{"volumes", "samples", "mean"}`` from :func:`dkluq_cli.analysis.eos_report.eos_curves`.
         stats: ``{"a0", "V0", "B0", ...}`` with ``mean``, ``std``, ``ci95`` (Å, Å³, GPa).
         eos_name: pymatgen's EOS name (``birch_murnaghan`` ...).
         path: Output image (``.png``, ``.svg`` or ``.pdf``).

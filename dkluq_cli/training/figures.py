@@ -2,7 +2,7 @@
 
 The parity and calibration figures show the predictions of one held-out split, named on the
 figure: the test split when it has at least :data:`MIN_POINTS` rows, else the validation split,
-else (exact head) the leave-one-out predictions of the fitted rows. A small table may leave no
+else (exact head) the fitted rows held out in cross-validation. A small table may leave no
 such split: the figure is then not drawn and :attr:`TrainFigures.notes` says why, instead of
 the run failing at its end.
 """
@@ -101,7 +101,7 @@ def evaluation(
     x: np.ndarray,
     y: np.ndarray,
     splits: dict[str, list[int]],
-    loo: tuple[np.ndarray, np.ndarray] | None,
+    held: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
 ) -> Evaluation | None:
     """The held-out predictions the figures show (see the module docstring), or None."""
     for name in ("test", "val"):
@@ -110,9 +110,10 @@ def evaluation(
             mean, raw = sur.predict(x[idx], calibrated=False)
             label = "test split" if name == "test" else "validation split"
             return _evaluation(label, y[idx], mean, raw * sur.sigma_scale, raw)
-    if loo is not None and len(splits["train"]) >= MIN_POINTS:
-        mean, std = loo
-        return _evaluation("leave-one-out, fitted rows", y[splits["train"]], mean, std, None)
+    if held is not None and len(held[0]) >= MIN_POINTS:
+        pos, mean, std = held
+        rows = [splits["train"][int(i)] for i in pos]
+        return _evaluation("held out in cross-validation, fitted rows", y[rows], mean, std, None)
     return None
 
 
@@ -122,7 +123,7 @@ def figure_data(
     y: np.ndarray,
     splits: dict[str, list[int]],
     history: list[dict[str, float]],
-    loo: tuple[np.ndarray, np.ndarray] | None = None,
+    held: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> TrainFigures:
     """The numbers behind the parity, calibration, history and inducing-point figures.
 
@@ -132,10 +133,11 @@ def figure_data(
         y: All targets (target units).
         splits: Row indices per split (the fitted ones).
         history: One dict per epoch.
-        loo: Exact head: leave-one-out mean and calibrated σ of the training rows.
+        held: Exact head: ``(positions in the training split, held-out mean, calibrated σ)``
+            of the rows held out in cross-validation.
     """
     notes = []
-    ev = evaluation(sur, x, y, splits, loo)
+    ev = evaluation(sur, x, y, splits, held)
     if ev is None:
         notes.append(
             f"parity and calibration figures not drawn: no held-out split has {MIN_POINTS} rows "

@@ -3,16 +3,26 @@
 For a few thousand rows or fewer an exact GP (:mod:`dkluq_cli.model.exact.head`) beats the DKL: no
 network to fit on too few rows, no inducing points, and closed-form leave-one-out. The steps:
 
-1. fit on the training and validation rows together (leave-one-out replaces the validation
+1. fit on the training and validation rows together (held-out rows replace the validation
    split; the test split stays held out);
 2. model coordinates: for the six lattice parameters, the Hencky strain about the reference
-   lattice (:class:`dkluq_cli.crystal.strain.StrainCoordinates`), and the reference crystal's point group
-   (:class:`dkluq_cli.crystal.point_group.PointGroup`) when the crystal is known and ``symmetry`` is not
-   ``off``; for other features, the standardised columns (constant ones dropped, equal ones tied);
-3. the head with its polynomial degree chosen by leave-one-out likelihood (hyperparameters on
-   at most :data:`HYPER_ROWS` rows, the posterior on all of them);
-4. one σ scale fitted to the closed-form leave-one-out errors, and an inflation law for σ beyond
-   the training box fitted by simulated extrapolation (:mod:`dkluq_cli.uq.extrapolation`).
+   lattice (:class:`dkluq_cli.crystal.strain.StrainCoordinates`), and the reference crystal's
+   point group (:class:`dkluq_cli.crystal.point_group.PointGroup`) when the crystal is known and
+   ``symmetry`` is not ``off``; for other features, the standardised columns (constant ones
+   dropped, equal ones tied);
+3. one head per candidate polynomial degree, hyperparameters by marginal likelihood (on at
+   most :data:`HYPER_ROWS` rows, the posterior on all of them);
+4. every row predicted by a model whose hyperparameters never saw it (:func:`held_out`):
+   refitted cross-validation (:mod:`dkluq_cli.model.exact.cross_validation`) up to
+   :data:`HYPER_ROWS` rows; above, the closed-form leave-one-out of the rows the
+   hyperparameters were not fitted on;
+5. the degree with the best held-out log density (higher degrees the rows do not select still
+   widen σ beyond the box, step 6, rather than being chosen for it), and one σ scale from its
+   held-out errors (split-conformal 95 %, its coverage estimated cross-conformally,
+   :func:`dkluq_cli.uq.calibration.calibrate_held_out`);
+6. an inflation law for σ beyond the training box: the larger of what simulated extrapolation
+   shows and what the candidates of higher degree (their means and calibrated σ) ask for over
+   the shell one half-width deep around the box (:mod:`dkluq_cli.uq.extrapolation`).
 """
 
 from __future__ import annotations
@@ -29,7 +39,8 @@ from dkluq_cli.crystal.point_group import PointGroup
 from dkluq_cli.crystal.strain import StrainCoordinates
 from dkluq_cli.data.table import LATTICE_COLUMNS, TableUnits
 from dkluq_cli.errors import TableError
-from dkluq_cli.model.exact.head import ExactHead, fit_exact
+from dkluq_cli.model.exact.cross_validation import HeldOut, cross_validate, fold_ids, n_folds
+from dkluq_cli.model.exact.head import ExactHead, fit_candidates
 from dkluq_cli.model.inputs import InputMap
 from dkluq_cli.model.normalisation import Normalisation
 from dkluq_cli.model.record import TrainingRecord
@@ -37,11 +48,15 @@ from dkluq_cli.model.surrogate import Surrogate
 from dkluq_cli.model.trend import PolynomialTrend
 from dkluq_cli.training.config import TrainConfig
 from dkluq_cli.training.splits import Splits
-from dkluq_cli.uq.calibration import coverage_scale, fit_sigma_scale
+from dkluq_cli.uq.calibration import (
+    calibrate_held_out,
+    noise_out_of_sample,
+)
 from dkluq_cli.uq.extrapolation import (
     BoxInflation,
     InflationLaw,
     TrainingBox,
+    shell_probes,
     simulate_extrapolation,
 )
 
@@ -70,7 +85,7 @@ def fit_exact_surrogate(
     crystal: Crystal | None,
     device: Any,
     degrees: int | None = None,
-) -> tuple[Surrogate, Splits, dict[str, Any], tuple[np.ndarray, np.ndarray]]:
+) -> tuple[Surrogate, Splits, dict[str, Any], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Fit the exact regime's surrogate on a table's rows.
 
     Args:
@@ -81,12 +96,14 @@ def fit_exact_surrogate(
         units: Units of the features and the target.
         crystal: The reference crystal, or None.
         device: Torch device of the head.
-        degrees: The strain polynomial's degree (``--trend``), or None to choose it by
-            leave-one-out likelihood.
+        degrees: The strain polynomial's degree (``--trend``), or None to choose it by the
+            held-out log density.
 
     Returns:
         ``(surrogate, the split that ran (validation merged into training), what ran, the
-        leave-one-out mean and calibrated σ of the fitted rows in target units)``.
+        held-out rows)``: the held-out rows are ``(positions in the split's training rows,
+        mean, calibrated σ)`` in target units, the σ of each row scaled as the other folds'
+        errors would scale it (the cross-conformal estimate).
     """
 
     t0 = time.perf_counter()
@@ -104,7 +121,7 @@ def fit_exact_surrogate(
     y_mean, y_std = float(yt.mean()), float(yt.std())
     yz = (yt - y_mean) / y_std
     fit_rows = _hyperparameter_rows(len(u), cfg.seed)
-    head = fit_exact(
+    heads = fit_candidates(
         u[fit_rows],
         yz[fit_rows],
         actions=actions,
@@ -113,10 +130,25 @@ def fit_exact_surrogate(
         seed=cfg.seed,
         device=device,
     )
-    if len(fit_rows) < len(u):  # the same prior, conditioned on every row
-        head = _on_all_rows(head, u, yz)
-    sigma_scale, loo_mean, loo_std = _loo_scale(head, y_mean, y_std)
-    beyond = _inflation(head, u, actions, sigma_scale) if len(u) >= 5 else None
+    if len(fit_rows) < len(u):  # the same priors, conditioned on every row
+        heads = [_on_all_rows(h, u, yz) for h in heads]
+    held = [held_out(h, fit_rows, cfg.seed) for h in heads]
+    pick = int(np.argmin([np.mean(h.nll_points()) for h in held]))
+    head, chosen = heads[pick], held[pick]
+    head.selection = [
+        {**h.selection[0], "held_out_nll": float(np.mean(o.nll_points()))}
+        for h, o in zip(heads, held, strict=True)
+    ]
+    calib = calibrate_held_out(chosen.z(), chosen.fold, _method(len(u), len(fit_rows)))
+    sigma_scale = calib.scale
+    higher = [
+        (h, calibrate_held_out(o.z(), o.fold, "").scale)
+        for h, o in zip(heads, held, strict=True)
+        if h.basis.degree > head.basis.degree
+    ]
+    beyond, sources = (
+        _inflation(head, u, actions, sigma_scale, higher) if len(u) >= 5 else (None, {})
+    )
     norm = Normalisation(
         features=list(cfg.features),
         feature_units=list(units.features),
@@ -145,11 +177,56 @@ def fit_exact_surrogate(
         "hyperparameter_rows": len(fit_rows),
         "selection": head.selection,
         "sigma_scale": sigma_scale,
-        "inflation": None if beyond is None else beyond.law.to_dict(),
+        "calibration": {**calib.to_dict(), "noise": _noise(head, chosen, y_std)},
+        "inflation": None if beyond is None else {**beyond.law.to_dict(), **sources},
         "fit_seconds": time.perf_counter() - t0,
     }
     sur.record = TrainingRecord(best_epoch=0)
-    return sur, fitted, info, (loo_mean, loo_std)
+    mean = chosen.mean * y_std + y_mean
+    std = calib.row_scale * chosen.std * y_std
+    return sur, fitted, info, (chosen.rows, mean, std)
+
+
+def held_out(head: ExactHead, fit_rows: np.ndarray, seed: int) -> HeldOut:
+    """Every row predicted by a model whose hyperparameters never saw it.
+
+    With all rows in the hyperparameter fit: refitted cross-validation. With a subset: the
+    closed-form leave-one-out (hyperparameters held) of the other rows, in
+    :func:`~dkluq_cli.model.exact.cross_validation.n_folds` random folds for the coverage
+    estimate.
+    """
+    n = len(head.y)
+    if len(fit_rows) == n:
+        return cross_validate(head, fold_ids(n, seed), seed=seed)
+    rest = np.setdiff1d(np.arange(n), fit_rows)
+    mean, std = head.loo()
+    noise = head.noise_variance()
+    lat = np.maximum(std[rest] ** 2 - noise, 0.0)
+    y = head.y.cpu().numpy()[rest]
+    folds = fold_ids(len(rest), seed)
+    return HeldOut(y, mean[rest], lat, np.full(len(rest), noise), folds, rest)
+
+
+def _method(n: int, n_fit: int) -> str:
+    """The held-out scheme of :func:`held_out`, in words."""
+    if n_fit == n:
+        k = n_folds(n)
+        scheme = "leave-one-out" if k == n else f"{k}-fold cross-validation"
+        return f"{scheme} with the hyperparameters refitted without the held-out rows"
+    return (
+        f"leave-one-out of the {n - n_fit} rows the hyperparameters were not fitted on "
+        f"(fitted on {n_fit})"
+    )
+
+
+def _noise(head: ExactHead, held: HeldOut, y_std: float) -> dict[str, float]:
+    """The noise σ the marginal likelihood learned and the one the held-out rows show (target
+    units)."""
+    _, noise = noise_out_of_sample(held.y - held.mean, held.latent_var, held.noise_var)
+    return {
+        "learned_std": float(np.sqrt(head.noise_variance()) * y_std),
+        "held_out_std": float(np.sqrt(noise) * y_std),
+    }
 
 
 #: Training rows the exact head's hyperparameters (and polynomial degree) are fitted on; larger
@@ -197,22 +274,24 @@ def _coordinates(
     return imap, mapped.mean(axis=0), mapped.std(axis=0), None
 
 
-def _loo_scale(head: Any, y_mean: float, y_std: float) -> tuple[float, np.ndarray, np.ndarray]:
-    """The σ scale fitted to the closed-form leave-one-out errors, and the leave-one-out mean
-    and calibrated σ of every fitted row (target units).
+def _inflation(
+    head: Any,
+    u: np.ndarray,
+    actions: np.ndarray | None,
+    scale: float,
+    higher: list[tuple[Any, float]],
+) -> tuple[BoxInflation, dict[str, float]]:
+    """The inflation law beyond the box: the larger γ of (1) simulated extrapolation with the
+    head's hyperparameters held (each slab predicted from the head conditioned on the other
+    rows) and (2) each candidate of higher degree (with its own held-out σ scale) over the shell
+    one half-width deep around the box (:func:`~dkluq_cli.uq.extrapolation.shell_probes`): the
+    law is fitted so that σ covers, in the mean square, the difference of the means and that
+    candidate's σ — beyond the box σ is no narrower than a polynomial with terms the held-out
+    rows did not select, but cannot rule out there, would give.
 
-    The larger of the NLL-optimal scale and the split-conformal 95 % scale: few rows and a
-    heavy tail make the first too small for the 95 % interval users read most."""
-
-    y = head.y.cpu().numpy()
-    mean, std = head.loo()
-    scale = max(fit_sigma_scale(y, mean, std), coverage_scale(y, mean, std)) if len(y) > 1 else 1.0
-    return scale, mean * y_std + y_mean, scale * std * y_std
-
-
-def _inflation(head: Any, u: np.ndarray, actions: np.ndarray | None, scale: float) -> Any:
-    """The inflation law beyond the box, by simulated extrapolation with the head's
-    hyperparameters held (each slab predicted from the head conditioned on the other rows)."""
+    Returns:
+        ``(the law on the box, the γ of each source)``.
+    """
 
     y = head.y.cpu().numpy()
 
@@ -222,4 +301,20 @@ def _inflation(head: Any, u: np.ndarray, actions: np.ndarray | None, scale: floa
         return mean, scale * np.sqrt(var + sub.noise_variance())
 
     d, z = simulate_extrapolation(u, y, fit_predict, actions)
-    return BoxInflation(TrainingBox.from_rows(u, actions), InflationLaw.fit(d, z))
+    box = TrainingBox.from_rows(u, actions)
+    laws = {"slabs": InflationLaw.fit(d, z)}
+    if higher:
+        probes = shell_probes(box)
+        mean, var = head.predict(probes)
+        std = scale * np.sqrt(var + head.noise_variance())
+        dist = box.distance(probes)
+        spread = []
+        for other, other_scale in higher:
+            m, v = other.predict(probes)
+            s2 = other_scale**2 * (v + other.noise_variance())
+            spread.append(np.sqrt((m - mean) ** 2 + s2) / std)
+        laws["degrees"] = max(
+            (InflationLaw.fit(dist, z) for z in spread), key=lambda law: law.gamma
+        )
+    law = max(laws.values(), key=lambda law: law.gamma)
+    return BoxInflation(box, law), {f"gamma_{k}": v.gamma for k, v in laws.items()}

@@ -40,7 +40,7 @@ from dkluq_cli.training.checkpoint import (
 from dkluq_cli.training.config import TrainConfig
 from dkluq_cli.training.figures import TrainFigures, figure_data
 from dkluq_cli.training.fit_svgp import Callbacks, Progress
-from dkluq_cli.training.run_dir import evaluate, loo_metrics, trend_metrics, write_history
+from dkluq_cli.training.run_dir import evaluate, held_out_metrics, trend_metrics, write_history
 from dkluq_cli.training.splits import splits_from_dict
 from dkluq_cli.training.train import TrainResult, train
 
@@ -270,7 +270,7 @@ def _run(
     if plots:
         splits_dict = result.splits.to_dict()
         job.figures = figure_data(
-            result.surrogate, data.x, data.y, splits_dict, result.history, result.loo
+            result.surrogate, data.x, data.y, splits_dict, result.history, result.held_out
         )
     return job, data
 
@@ -283,10 +283,9 @@ def run_metrics(data: TrainingData, result: TrainResult) -> dict[str, Any]:
     splits = result.splits.to_dict()
     metrics = evaluate(sur, data.x, data.y, splits, data.n_atoms)
     metrics["regime"] = result.regime
-    if result.loo is not None:
-        metrics["loo"] = loo_metrics(
-            data.y[splits["train"]], *result.loo, data.n_atoms, splits["train"]
-        )
+    held = result.held_out
+    method = result.regime.get("calibration", {}).get("method", "")
+    metrics["held_out"] = held_out_metrics(sur, data.x, data.y, splits, data.n_atoms, held, method)
     metrics["inducing_init"] = result.inducing_init
     metrics["trend"] = trend_metrics(sur, data.x, data.y, splits)
     metrics["training"] = {

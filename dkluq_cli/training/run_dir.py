@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dkluq_cli.data.output import atomic_write
+from dkluq_cli.uq.calibration import fit_sigma_scale
 from dkluq_cli.uq.metrics import metric_units, regression_metrics
 
 
@@ -81,17 +82,68 @@ def trend_metrics(
     return out
 
 
-def loo_metrics(
-    y: np.ndarray, mean: np.ndarray, std: np.ndarray, n_atoms: np.ndarray | None, rows: list[int]
-) -> dict[str, float]:
-    """Leave-one-out metrics of the exact head (calibrated σ, target units; meV/atom when the
-    table has ``n_atoms``)."""
+def held_out_metrics(
+    sur: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    splits: dict[str, list[int]],
+    n_atoms: np.ndarray | None,
+    held: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    method: str,
+) -> dict[str, Any]:
+    """Metrics of predictions made without the rows they score, calibrated σ, and how they were
+    held out: the coverage ``dkluq train`` reports.
 
-    out = {k: float(v) for k, v in regression_metrics(y, mean, std).items()}
+    Args:
+        sur: The trained model.
+        x: All inputs (feature units).
+        y: All targets (target units).
+        splits: Row indices per split name.
+        n_atoms: Atoms per row, for per-atom errors.
+        held: Exact head: ``(positions in the training split, held-out mean, calibrated σ)``
+            (:func:`dkluq_cli.training.fit_exact.held_out`); None for the SVGP head, which is
+            scored on its test split, or without one on its validation split, each half with
+            the σ scale fitted on the other half (the scale was fitted on these rows).
+        method: How ``held`` was held out, in words.
+    """
+    if held is not None:
+        pos, mean, std = held
+        rows = [splits["train"][int(i)] for i in pos]
+        return _scored(y[rows], mean, std, n_atoms, rows, method)
+    if len(splits["test"]) >= 2:
+        rows = splits["test"]
+        mean, std = sur.predict(x[rows], calibrated=False)
+        method = "test split (rows used neither in training nor in calibration)"
+        return _scored(y[rows], mean, std * sur.sigma_scale, n_atoms, rows, method)
+    rows = list(splits["val"])
+    if len(rows) < 4:
+        return {"method": "none (fewer than 4 validation rows and no test split)"}
+    mean, std = sur.predict(x[rows], calibrated=False)
+    half = np.arange(len(rows)) % 2 == 0
+    scale = np.empty(len(rows))
+    for part in (half, ~half):
+        scale[part] = fit_sigma_scale(y[rows][~part], mean[~part], std[~part])
+    method = "validation split, each half with the σ scale fitted on the other half"
+    return _scored(y[rows], mean, std * scale, n_atoms, rows, method)
+
+
+def _scored(
+    y: np.ndarray,
+    mean: np.ndarray,
+    std: np.ndarray,
+    n_atoms: np.ndarray | None,
+    rows: list[int],
+    method: str,
+) -> dict[str, Any]:
+    """Metrics of held-out predictions (target units; meV/atom when the table has
+    ``n_atoms``), with the method that held them out."""
+
+    out: dict[str, Any] = {k: float(v) for k, v in regression_metrics(y, mean, std).items()}
     if n_atoms is not None:
         err = (mean - y) / n_atoms[rows] * 1000.0
         out["rmse_meV_per_atom"] = float(np.sqrt(np.mean(err**2)))
         out["mae_meV_per_atom"] = float(np.mean(np.abs(err)))
+    out["method"] = method
     return out
 
 

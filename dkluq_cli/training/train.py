@@ -4,8 +4,8 @@
 
 1. split the rows (seeded, or the caller's split), and choose the head (``head``: ``auto``
    takes the exact GP up to :data:`dkluq_cli.training.config.EXACT_MAX_ROWS` training rows);
-2. exact head: :mod:`dkluq_cli.training.fit_exact` (strain coordinates, leave-one-out calibration,
-   σ inflation beyond the box);
+2. exact head: :mod:`dkluq_cli.training.fit_exact` (strain coordinates, degree and σ scale from
+   rows held out of the hyperparameter fit, σ inflation beyond the box);
 3. SVGP head: standardise the inputs and fit the polynomial trend (:mod:`dkluq_cli.training.prepare`),
    fit the DKL (:mod:`dkluq_cli.training.fit_svgp`, the paper's Algorithm 1) or continue an interrupted fit,
    fit one σ scale on the validation split (:mod:`dkluq_cli.uq.calibration`) and the trend's
@@ -58,8 +58,10 @@ class TrainResult:
         total_seconds: Wall time of the whole :func:`train` call (s).
         regime: The head that ran and why (``head``, ``reason``, ``n_train``; for the exact head
             also its coordinates, symmetry, degree and inflation law).
-        loo: Exact head: the closed-form leave-one-out mean and calibrated σ (target units) of
-            every training row (``splits.train`` order); None for the SVGP.
+        held_out: Exact head: ``(positions in splits.train, mean, calibrated σ)`` (target
+            units) of the training rows predicted by a model whose hyperparameters did not see
+            them (:func:`dkluq_cli.training.fit_exact.held_out`; ``regime["calibration"]``
+            names the scheme); None for the SVGP.
     """
 
     surrogate: Any
@@ -75,7 +77,7 @@ class TrainResult:
     config: TrainConfig
     total_seconds: float
     regime: dict[str, Any]
-    loo: tuple[np.ndarray, np.ndarray] | None = None
+    held_out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def train(
@@ -174,7 +176,7 @@ def _train_exact(
 
     degrees = None if cfg.trend == "auto" else int(cfg.trend)
     cfg = cfg.resolved(len(splits.train))
-    sur, fitted, info, loo = fit_exact_surrogate(
+    sur, fitted, info, held = fit_exact_surrogate(
         x,
         y,
         cfg,
@@ -202,7 +204,7 @@ def _train_exact(
         config=cfg,
         total_seconds=time.perf_counter() - t_start,
         regime=info,
-        loo=loo,
+        held_out=held,
     )
 
 
@@ -277,9 +279,20 @@ def record_domain(sur: Any, x: np.ndarray, splits: Splits) -> np.ndarray:
     """Record the training domain on the surrogate (in place); returns the calibrated σ on the
     training rows (target units)."""
 
-    _, std_t = sur.predict(x[splits.train])
-    sur.domain = domain_stats(x[splits.train], list(sur.features), std_t)
+    rows = x[splits.train]
+    _, std_t = sur.predict(rows)
+    sur.domain = domain_stats(
+        rows, list(sur.features), std_t, coords=sur.norm.standardise(rows), actions=_group(sur)
+    )
     return std_t
+
+
+def _group(sur: Any) -> np.ndarray | None:
+    """The point group's maps of the head's coordinates (exact head with a reference's group),
+    or None."""
+    basis = getattr(sur.head, "basis", None)
+    acts = None if basis is None else np.asarray(basis.actions)
+    return acts if acts is not None and len(acts) > 1 else None
 
 
 def _dtype(cfg: TrainConfig) -> Any:

@@ -7,7 +7,10 @@ box at a time (:func:`extrapolation_folds`), predict the cut rows from the rest,
 cut row's distance beyond the remaining box (:class:`TrainingBox`) and its standardised error
 ``z = (y − mean) / σ``. :class:`InflationLaw` fits ``s(d) = (1 + d)^γ`` to those pairs by
 maximum likelihood (``z ~ N(0, s(d)²)``, γ ≥ 0, so ``s(0) = 1`` and σ is never narrowed); at
-prediction time σ is multiplied by ``s(distance)``.
+prediction time σ is multiplied by ``s(distance)``. Slabs reach only a fraction of a half-width
+beyond the rest of the box; farther out (:func:`shell_probes`) the same law can be fitted to
+what a model with more polynomial terms, which the data did not rule out, predicts there (its
+mean's difference and its σ; :mod:`dkluq_cli.training.fit_exact` takes the larger γ).
 
 Distances are in the model's coordinates, per coordinate in units of the training box's
 half-width: ``d = ‖max(0, u − hi, lo − u) / w‖₂``, 0 inside the box. With a point group the
@@ -204,6 +207,21 @@ def simulate_extrapolation(
     if not ds:
         return np.zeros(0), np.zeros(0)
     return np.concatenate(ds), np.concatenate(zs)
+
+
+def shell_probes(box: TrainingBox, n: int = 2000, seed: int = 0) -> np.ndarray:
+    """``n`` points (n, d) in the shell one half-width deep around the box (model coordinates).
+
+    Each point lies ``m ~ U(1, 2)`` half-widths from the centre along one random coordinate
+    (either side) and within ``m`` half-widths along the others: the whole shell between the
+    box's faces and one half-width beyond them, edges and corners included.
+    """
+    rng = np.random.default_rng(seed)
+    d = len(box.lo)
+    m = rng.uniform(1.0, 2.0, n)
+    dev = rng.uniform(-1.0, 1.0, (n, d)) * m[:, None]
+    dev[np.arange(n), rng.integers(0, d, n)] = m * rng.choice([-1.0, 1.0], n)
+    return (box.lo + box.hi) / 2.0 + box.half_width * dev
 
 
 @dataclass

@@ -15,9 +15,11 @@ misses. Hyperparameters (a τ per degree, lengthscales, amplitude, noise) maximi
 ``ExactMarginalLogLikelihood`` with priors: log-normal lengthscales scaled with the dimension
 (Hvarfner et al. 2024, BoTorch's ``SingleTaskGP`` default, adjusted to coordinates spanning
 about [−1, 1]), a low-noise log-normal noise prior, normal priors on log τ. L-BFGS from the
-prior modes plus seeded restarts drawn from the priors; the lowest penalised loss wins. The
-degree is chosen by the closed-form leave-one-out log density (R&W §5.4.2): the largest
-candidate within one standard error of the best (:func:`select_degree`).
+prior modes plus seeded restarts drawn from the priors; the lowest penalised loss wins.
+:func:`fit_candidates` fits one head per candidate degree; :func:`fit_exact` picks the largest
+candidate within one standard error of the best closed-form leave-one-out log density (R&W
+§5.4.2, :func:`select_degree`); ``dkluq train`` picks the best log density of refitted
+cross-validation (:mod:`dkluq_cli.training.fit_exact`).
 
 Predictions use the same covariance through an explicit float64 Cholesky (no gpytorch
 prediction caches or CG): ``mean = K*ᵀ K⁻¹ y``, ``var = k** − ‖L⁻¹ K*‖²``, evaluated in chunks
@@ -231,8 +233,9 @@ def default_degrees(n_actions: int) -> tuple[int, ...]:
 
 
 def select_degree(scores: list[np.ndarray]) -> int:
-    """Index of the chosen candidate: the largest degree whose mean leave-one-out log density
-    is within one standard error (of the paired per-row differences) of the best one.
+    """Index of the chosen candidate: the largest degree whose mean leave-one-out negative log
+    density per row is within one standard error (of the paired per-row differences) of the
+    best one.
 
     Degrees the held-out likelihood cannot tell apart fit the table equally well, but the
     higher one keeps the higher-order terms the data do not rule out, and with them a σ that
@@ -249,6 +252,45 @@ def select_degree(scores: list[np.ndarray]) -> int:
     return chosen
 
 
+def fit_candidates(
+    x: np.ndarray | Tensor,
+    y: np.ndarray | Tensor,
+    *,
+    actions: np.ndarray | None = None,
+    degrees: Sequence[int] | int | None = None,
+    polynomial: bool = True,
+    priors: ExactPriors = ExactPriors(),
+    restarts: int = 1,
+    seed: int = 0,
+    max_iter: int = 200,
+    device: str | torch.device = "cpu",
+) -> list[ExactHead]:
+    """One fitted head per candidate polynomial degree (arguments as :func:`fit_exact`); each
+    head's ``selection`` holds its own ``degree``, ``n_basis``, ``loo_nll`` and ``loss``."""
+    x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).to(device, torch.float64)
+    y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y).to(device, torch.float64)
+    acts = np.eye(x.shape[1])[None] if actions is None else np.asarray(actions, np.float64)
+    blocks = coordinate_blocks(acts)
+    if not polynomial:
+        cands = [-1]
+    elif degrees is None:
+        cands = list(default_degrees(len(acts)))
+    else:
+        cands = [int(degrees)] if np.isscalar(degrees) else [int(d) for d in degrees]
+    heads = []
+    for deg in cands:
+        if deg < 0:
+            basis = StrainPolynomial(-1, acts, np.zeros((0, x.shape[1]), dtype=np.int64))
+        else:
+            basis = StrainPolynomial.build(deg, acts, x.shape[1], seed=seed)
+        params, loss = fit_hyperparameters(x, y, basis, blocks, priors, restarts, seed, max_iter)
+        head = ExactHead(x, y, basis, params)
+        entry = {"degree": deg, "n_basis": len(basis.exponents), "loo_nll": head.loo_nll()}
+        head.selection = [{**entry, "loss": loss}]
+        heads.append(head)
+    return heads
+
+
 def fit_exact(
     x: np.ndarray | Tensor,
     y: np.ndarray | Tensor,
@@ -262,7 +304,9 @@ def fit_exact(
     max_iter: int = 200,
     device: str | torch.device = "cpu",
 ) -> ExactHead:
-    """Fit the exact GP head on coordinates ``x`` (n × d) and a standardised target ``y`` (n,).
+    """Fit the exact GP head on coordinates ``x`` (n × d) and a standardised target ``y`` (n,),
+    the degree chosen by closed-form leave-one-out (``dkluq train`` chooses it by refitted
+    cross-validation instead, :mod:`dkluq_cli.training.fit_exact`).
 
     Args:
         x: Model coordinates (:meth:`dkluq_cli.crystal.strain.StrainCoordinates.apply`), about ±1 on
@@ -282,37 +326,28 @@ def fit_exact(
     Returns:
         The fitted head; ``head.selection`` records every candidate's scores.
     """
-    x = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).to(device, torch.float64)
-    y = torch.as_tensor(np.asarray(y) if not torch.is_tensor(y) else y).to(device, torch.float64)
-    acts = np.eye(x.shape[1])[None] if actions is None else np.asarray(actions, np.float64)
-    blocks = coordinate_blocks(acts)
-    if not polynomial:
-        cands = [-1]
-    elif degrees is None:
-        cands = list(default_degrees(len(acts)))
-    else:
-        cands = [int(degrees)] if np.isscalar(degrees) else [int(d) for d in degrees]
-    heads, scores, selection = [], [], []
-    for deg in cands:
-        if deg < 0:
-            basis = StrainPolynomial(-1, acts, np.zeros((0, x.shape[1]), dtype=np.int64))
-        else:
-            basis = StrainPolynomial.build(deg, acts, x.shape[1], seed=seed)
-        params, loss = fit_hyperparameters(x, y, basis, blocks, priors, restarts, seed, max_iter)
-        head = ExactHead(x, y, basis, params)
-        scores.append(head.loo_nll_points())
-        heads.append(head)
-        selection.append(
-            {
-                "degree": deg,
-                "n_basis": len(basis.exponents),
-                "loo_nll": float(np.mean(scores[-1])),
-                "loss": loss,
-            }
-        )
-    chosen = heads[select_degree(scores)]
-    chosen.selection = selection
+    heads = fit_candidates(
+        x,
+        y,
+        actions=actions,
+        degrees=degrees,
+        polynomial=polynomial,
+        priors=priors,
+        restarts=restarts,
+        seed=seed,
+        max_iter=max_iter,
+        device=device,
+    )
+    chosen = heads[select_degree([h.loo_nll_points() for h in heads])]
+    chosen.selection = [h.selection[0] for h in heads]
     return chosen
 
 
-__all__ = ["ExactHead", "ExactPriors", "default_degrees", "fit_exact", "select_degree"]
+__all__ = [
+    "ExactHead",
+    "ExactPriors",
+    "default_degrees",
+    "fit_candidates",
+    "fit_exact",
+    "select_degree",
+]

@@ -124,6 +124,17 @@ def _draw_start(model: PriorGP, lik, priors: ExactPriors, gen: torch.Generator) 
         lik.noise = max(math.exp(float(normal(*priors.noise))), 10 * NOISE_FLOOR)
 
 
+def _set_start(model: PriorGP, lik, params: dict[str, Any]) -> None:
+    """Move the hyperparameters to ``params`` (a warm start from an earlier fit)."""
+    with torch.no_grad():
+        model.matern.raw_log_lengthscale.copy_(
+            torch.as_tensor(params["log_lengthscale"], dtype=torch.float64)
+        )
+        model.matern.raw_log_outputscale.fill_(float(params["log_outputscale"]))
+        model.poly.raw_log_tau.copy_(torch.as_tensor(params["log_tau"], dtype=torch.float64))
+        lik.noise = max(float(params["noise"]), 10 * NOISE_FLOOR)
+
+
 def _optimise(model: PriorGP, lik, max_iter: int) -> float:
     """L-BFGS on the penalised negative log marginal likelihood per point; its final value."""
     model.train()
@@ -172,6 +183,7 @@ def fit_hyperparameters(
     restarts: int = 2,
     seed: int = 0,
     max_iter: int = 200,
+    start: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], float]:
     """Best-of-restarts hyperparameters for one basis.
 
@@ -184,6 +196,8 @@ def fit_hyperparameters(
         restarts: Starts drawn from the priors beyond the one at the prior modes.
         seed: Seed of those draws.
         max_iter: L-BFGS iterations per start.
+        start: Hyperparameters of an earlier fit of the same basis (the full table's, for a
+            cross-validation fold): the first start is there instead of at the prior modes.
 
     Returns:
         ``(params, loss)``: the hyperparameters (``blocks, log_lengthscale, log_outputscale,
@@ -201,6 +215,8 @@ def fit_hyperparameters(
         model, lik = _build(x, phi, y, basis, priors, blocks)
         if r > 0:
             _draw_start(model, lik, priors, gen)
+        elif start is not None:
+            _set_start(model, lik, start)
         try:
             loss = _optimise(model, lik, max_iter)
         except (gpytorch.utils.errors.NotPSDError, torch.linalg.LinAlgError):
