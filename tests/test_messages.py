@@ -53,7 +53,7 @@ def test_the_summary_table_fits_80_columns(small_run, capsys, monkeypatch):
     table = [line for line in err.splitlines() if "│" in line or "┃" in line]
     assert table and all(len(line) <= 80 for line in table)
     assert "…" not in "\n".join(table)
-    assert "coverage_95" in err and "meV/atom" in err and "loo" in err
+    assert "coverage_95" in err and "meV/atom" in err and "held out" in err
 
 
 def test_a_table_in_a_log_file_keeps_every_column(capsys, monkeypatch):

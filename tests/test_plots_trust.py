@@ -68,10 +68,11 @@ def test_parity_names_its_split_and_n(small_run, tmp_path, drawn):
     df = pd.read_csv(small_run.parent / "si.csv")
     x, y = df[list(sur.features)].to_numpy(float), df["energy_eV"].to_numpy(float)
     splits = json.loads((small_run / "splits.json").read_text())
-    loo = sur.predict(x[splits["train"]])
-    job = SimpleNamespace(run_dir=tmp_path, figures=figure_data(sur, x, y, splits, [], loo))
+    held = (np.arange(len(splits["train"])), *sur.predict(x[splits["train"]]))
+    job = SimpleNamespace(run_dir=tmp_path, figures=figure_data(sur, x, y, splits, [], held))
     draw_figures(job)
-    assert "leave-one-out, fitted rows (n = 6)" in drawn["parity.png"].axes[0].get_title()
+    title = drawn["parity.png"].axes[0].get_title()
+    assert "held out in cross-validation, fitted rows (n = 6)" in title
     assert "(n = 6)" in drawn["calibration.png"].axes[0].get_title()
 
 
