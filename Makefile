@@ -1,8 +1,8 @@
 # dkluq: two commands do everything on a fresh machine.
 #   make demo   create .venv, install, run ingest -> train -> predict -> scan on sample_data/
 #   make test   create/use the same .venv with the dev extra and run the test suite
-# Also: make bench (benchmarks/, slow, not in CI), make fuzz (2+ min, not in CI), make lint,
-# make sample-data (needs chgnet).
+# Also: make test-all (the tests marked slow too), make bench (benchmarks/, slow, not in CI),
+# make fuzz (2+ min, not in CI), make lint, make sample-data (needs chgnet).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,7 +11,7 @@ DKLUQ  := $(VENV)/bin/dkluq
 DEMO   ?= demo_out
 STAMP  := $(VENV)/.dkluq-installed
 
-.PHONY: demo test lint bench bench-quick sample-data clean install fuzz
+.PHONY: demo test test-all lint bench bench-quick sample-data clean install fuzz
 
 install: $(STAMP)
 
@@ -38,9 +38,16 @@ demo: $(STAMP)
 	@echo "  predictions  $(DEMO)/vasp_predictions.csv, $(DEMO)/ood_predictions.csv"
 	@echo "  scan         $(DEMO)/scan/ (scan_1d.csv, scan_iso.csv, scan_2d_*.csv, *.png)"
 
-# one worker per CPU (at most 4), a test file per worker: module fixtures are built once
+# one worker per CPU (at most 4), a test file per worker: module fixtures are built once.
+# make test leaves out the tests marked slow (training the default model, the benchmarks in
+# --quick mode); make test-all runs every test.
+PYTEST := $(VENV)/bin/pytest -q -n auto --maxprocesses 4 --dist loadfile
+
 test: $(STAMP)
-	$(VENV)/bin/pytest -q -n auto --maxprocesses 4 --dist loadfile
+	$(PYTEST) -m "not slow"
+
+test-all: $(STAMP)
+	$(PYTEST)
 
 # issue 9: >= 2 minutes of hypothesis fuzzing (mutated real VASP files, random tables); not in CI
 fuzz: $(STAMP)

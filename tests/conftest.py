@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,19 @@ def invoke(runner):
 
 @pytest.fixture(scope="session")
 def lattice_run(tmp_path_factory) -> Path:
-    """Run folder of the shared sample-data model (tests/lattice_model.py)."""
+    """A copy of the small committed model's run folder (tests/plumbing_model.py), for tests of
+    the commands' plumbing; each test session gets its own copy to write next to."""
+    from tests.plumbing_model import HERE
+
+    run = tmp_path_factory.mktemp("plumbing") / "run"
+    shutil.copytree(HERE, run)
+    return run
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory) -> Path:
+    """Run folder of the model the defaults train on the whole sample table
+    (tests/lattice_model.py): for the slow checks of what training achieves."""
     from tests.lattice_model import lattice_model_dir
 
     base = tmp_path_factory.getbasetemp()

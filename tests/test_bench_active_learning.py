@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow
+
 
 def test_bench_active_learning_quick(tmp_path):
     pytest.importorskip("chgnet", reason="the oracle needs the sample-data extra (chgnet)")

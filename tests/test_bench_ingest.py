@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import REPO, SAMPLE, SHARED_VASP
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.skipif(
     not (SAMPLE / "vasp_runs").is_dir() and not SHARED_VASP.is_dir(), reason="no template runs"

@@ -30,7 +30,7 @@ LATTICE = ["a", "b", "c", "alpha", "beta", "gamma"]
 
 @pytest.fixture(scope="module")
 def trained(lattice_run):
-    """The shared sample-data model (tests/lattice_model.py), as a run folder + surrogate."""
+    """The committed plumbing model (tests/plumbing_model.py), as a run folder + surrogate."""
     from dkluq_cli.model.io import load_model
 
     run_dir = lattice_run
@@ -139,9 +139,15 @@ def test_sigma_grows_beyond_the_training_domain(wide):
         assert beyond.any() and not d.loc[beyond, "in_domain"].any(), p
 
 
-def test_iso_minimum_matches_oracle_cubic_minimum(wide):
+@pytest.mark.slow
+def test_iso_minimum_matches_oracle_cubic_minimum(default_run):
+    """The model the defaults train on the sample table finds the oracle's cubic minimum."""
+    from dkluq_cli.model.io import load_model
+
+    model = load_model(default_run / "model.pt")
+    scan = run_scan(model, choose_centre(model), lattice_range=(0.8, 1.2), points=41, points_2d=5)
     a0 = oracle_cubic_minimum()
-    best = summarise(wide)["iso_minimum"]
+    best = summarise(scan)["iso_minimum"]
     assert not best["at_edge"]
     assert abs(best["a"] - a0) <= 0.02, (best["a"], a0)
 
