@@ -94,10 +94,18 @@ class Surrogate:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Predictive mean, total σ and latent σ in *standardised* target units (uncalibrated)."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        return self._head_posterior(self.coordinates(x), batch_size)
+
+    def _head_posterior(
+        self, coords: np.ndarray, batch_size: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`predict_standardised` from model coordinates (computed once by the caller)."""
+        z = (coords - self.x_mean) / self.x_std
         means, stds, lat = [], [], []
         noise = self.head.noise_variance()
-        for start in range(0, len(x), batch_size):
-            mean, var_f = self.head.predict(self.standardise(x[start : start + batch_size]))
+        for start in range(0, len(z), batch_size):
+            chunk = torch.as_tensor(z[start : start + batch_size], dtype=self.dtype)
+            mean, var_f = self.head.predict(chunk.to(self.device))
             means.append(mean)
             lat.append(np.sqrt(var_f))
             stds.append(np.sqrt(var_f + noise))
@@ -122,8 +130,8 @@ class Surrogate:
             trend's variance; calibrated, it is scaled and, beyond the training box, joined by
             the trend's truncation band).
         """
-        mean_z, std_z, _ = self.predict_standardised(x, batch_size)
-        coords = self.coordinates(x)
+        coords = self.coordinates(np.atleast_2d(np.asarray(x, dtype=np.float64)))
+        mean_z, std_z, _ = self._head_posterior(coords, batch_size)
         mean, std = self.to_target_units(mean_z, std_z, *self.trend.mean_and_variance(coords))
         if not calibrated:
             return mean, std

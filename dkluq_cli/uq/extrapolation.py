@@ -66,11 +66,16 @@ class TrainingBox:
         acts = None if actions is None else np.asarray(actions, dtype=np.float64)
         return cls(lo, hi, half, acts)
 
-    def distance(self, u: np.ndarray) -> np.ndarray:
-        """Distance (n,) beyond the box in half-widths (0 inside), nearest image first."""
-        imgs = _images(u, self.actions)
-        out = np.maximum(0.0, np.maximum(imgs - self.hi, self.lo - imgs)) / self.half_width
-        return np.linalg.norm(out, axis=2).min(axis=1)
+    def distance(self, u: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """Distance (n,) beyond the box in half-widths (0 inside), nearest image first; rows are
+        taken ``chunk`` at a time, so the images of a large batch never exist all at once."""
+        u = np.atleast_2d(np.asarray(u, dtype=np.float64))
+        out = np.empty(len(u))
+        for start in range(0, len(u), chunk):
+            imgs = _images(u[start : start + chunk], self.actions)
+            beyond = np.maximum(0.0, np.maximum(imgs - self.hi, self.lo - imgs)) / self.half_width
+            out[start : start + chunk] = np.linalg.norm(beyond, axis=2).min(axis=1)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain lists (for the model file)."""
