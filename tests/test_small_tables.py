@@ -1,4 +1,4 @@
-"""Issue 27.1: tables of 5–20 rows train with every default, figures included; a split too small
+"""Tables of 5–20 rows train with every default, figures included; a split too small
 for a metric or a figure is reported, not crashed on; a failed run leaves no folder behind."""
 
 from __future__ import annotations
@@ -83,3 +83,18 @@ def test_a_run_that_fails_at_its_end_leaves_no_folder(small_run, tmp_path):
         run_training(table, TrainConfig(**FAST), run, force=True, draw=broken_figures)
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
     assert [p.name for p in run.parent.iterdir()] == ["si"]  # no staging folder left
+
+
+def test_ten_batio3_rows_train_with_every_default(invoke, tmp_path):
+    """10 rows of another perovskite with its ingest structures: the defaults train, draw their
+    figures (or say why not), and use the table's own crystal and its cubic group."""
+    from tests.small_tables import batio3_table
+
+    table = batio3_table(tmp_path / "bto")
+    run = tmp_path / "run"
+    r = invoke("train", table, "-o", run)
+    assert r.exit_code == 0, r.output
+    assert (run / "model.pt").is_file() and (run / "parity.png").is_file()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["regime"]["crystal"]["formula"] == "BaTiO3"
+    assert metrics["regime"]["symmetry"]["point_group"] == "m-3m"
