@@ -61,3 +61,12 @@ class VaspParseError(DkluqError):
 class PosteriorFitError(DkluqError):
     """A quantity fitted to posterior samples (an EOS, elastic constants) is not determined:
     too many of the per-sample fits failed, or the minimum lies outside the scanned range."""
+
+
+def one_line(exc: BaseException | str) -> str:
+    """An exception (its type, then its message) or a text on one line, white space collapsed:
+    how a cause is quoted inside a one-line error or rejection reason."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, BaseException):
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text

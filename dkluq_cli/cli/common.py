@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal, Optional, TypeVar
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from dkluq_cli.errors import DkluqError
+from dkluq_cli.errors import DkluqError, one_line
 from dkluq_cli.model.device import DEVICES
 from dkluq_cli.plots.figure import FORMATS
 
@@ -289,10 +289,6 @@ def show_progress() -> bool:
     return not state.quiet
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def report_error(err: BaseException, *, unexpected: bool) -> None:
     """Print the one-line error (and hint) on stderr; the stack only under ``--traceback``."""
     from rich.markup import escape
@@ -301,7 +297,7 @@ def report_error(err: BaseException, *, unexpected: bool) -> None:
     if state.traceback:
         console.print(escape("".join(traceback.format_exception(err))), style="dim")
     if unexpected:
-        msg = f"{type(err).__name__}: {_one_line(str(err))}" if str(err) else type(err).__name__
+        msg = one_line(err)
         console.print(f"[bold red]error:[/] {escape(msg)}")
         if not state.traceback:
             console.print(

@@ -52,6 +52,15 @@ def symmetrised(reference: np.ndarray, rotations: np.ndarray) -> np.ndarray:
     return params_from_metric(np.einsum("kji,jl,klm->im", m, g, m) / len(m))[0]
 
 
+def coordinate_images(u: np.ndarray, actions: np.ndarray | None) -> np.ndarray:
+    """(n, k, d) images of coordinate rows ``u`` (n, d) under the group's maps ``actions``
+    (k, d, d; e.g. :meth:`PointGroup.strain_actions`); k = 1 without a group."""
+    u = np.atleast_2d(np.asarray(u, dtype=np.float64))
+    if actions is None:
+        return u[:, None, :]
+    return np.einsum("kij,nj->nki", np.asarray(actions, dtype=np.float64), u)
+
+
 @dataclass
 class PointGroup:
     """Integer rotations of fractional coordinates that leave the reference crystal unchanged.

@@ -26,16 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from dkluq_cli.crystal.point_group import coordinate_images
+
 #: Largest exponent the law may take (σ × 2^γ at one half-width beyond the box).
 GAMMA_MAX = 12.0
-
-
-def _images(u: np.ndarray, actions: np.ndarray | None) -> np.ndarray:
-    """(n, k, d) images of rows ``u`` (n, d) under ``actions`` (k, d, d); k = 1 without."""
-    u = np.atleast_2d(np.asarray(u, dtype=np.float64))
-    if actions is None:
-        return u[:, None, :]
-    return np.einsum("kij,nj->nki", np.asarray(actions, dtype=np.float64), u)
 
 
 @dataclass
@@ -58,7 +52,7 @@ class TrainingBox:
     @classmethod
     def from_rows(cls, u: np.ndarray, actions: np.ndarray | None = None) -> TrainingBox:
         """The box of training coordinates ``u`` (n, d) and their images under ``actions``."""
-        imgs = _images(u, actions).reshape(-1, np.shape(u)[-1])
+        imgs = coordinate_images(u, actions).reshape(-1, np.shape(u)[-1])
         lo, hi = imgs.min(axis=0), imgs.max(axis=0)
         half = (hi - lo) / 2.0
         top = float(half.max()) if half.size and half.max() > 0 else 1.0
@@ -72,7 +66,7 @@ class TrainingBox:
         u = np.atleast_2d(np.asarray(u, dtype=np.float64))
         out = np.empty(len(u))
         for start in range(0, len(u), chunk):
-            imgs = _images(u[start : start + chunk], self.actions)
+            imgs = coordinate_images(u[start : start + chunk], self.actions)
             beyond = np.maximum(0.0, np.maximum(imgs - self.hi, self.lo - imgs)) / self.half_width
             out[start : start + chunk] = np.linalg.norm(beyond, axis=2).min(axis=1)
         return out
@@ -164,7 +158,7 @@ def extrapolation_folds(
         actions: (k, d, d) group maps, or None.
         fraction: Share of the rows in each slab.
     """
-    imgs = _images(u, actions)
+    imgs = coordinate_images(u, actions)
     n = len(imgs)
     k = max(1, round(fraction * n))
     folds: dict[bytes, np.ndarray] = {}

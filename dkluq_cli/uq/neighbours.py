@@ -23,20 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from dkluq_cli.crystal.point_group import coordinate_images
+
 #: Share of fresh points drawn like the training rows that lie within the limit (at least).
 LEVEL = 0.99
 #: Most training rows kept (a seeded random subset of larger tables).
 MAX_ROWS = 5000
 #: Uniform points over the rows' bounding box whose distances set the limit's floor.
 PROBES = 4000
-
-
-def _images(u: np.ndarray, actions: np.ndarray | None) -> np.ndarray:
-    """(n, k, d) images of rows ``u`` (n, d) under ``actions`` (k, d, d); k = 1 without."""
-    u = np.atleast_2d(np.asarray(u, dtype=np.float64))
-    if actions is None:
-        return u[:, None, :]
-    return np.einsum("kij,nj->nki", np.asarray(actions, dtype=np.float64), u)
 
 
 @dataclass
@@ -81,7 +75,7 @@ class Neighbours:
 
     def _index(self) -> tuple[Any, np.ndarray, int]:
         """KD-tree over every row's images, the row each image belongs to, images per row."""
-        imgs = _images(self.rows, self.actions)
+        imgs = coordinate_images(self.rows, self.actions)
         n, k, d = imgs.shape
         if self._tree is None:
             from scipy.spatial import cKDTree

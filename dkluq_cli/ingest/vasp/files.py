@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dkluq_cli.errors import one_line
+
 KINDS: tuple[str, ...] = ("vasprun", "OUTCAR", "OSZICAR", "CONTCAR", "POSCAR", "INCAR")
 """File kinds a run may hold, energy sources first."""
 
@@ -195,7 +197,7 @@ def _read_all(p: Path, keep: bool) -> tuple[bytes | None, str | None]:
     except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
         comp = p.suffix.lstrip(".") if p.suffix in COMPRESSIONS else ""
         what = f"corrupt {comp} data" if comp else "read error"
-        return None, f"{what}: {_one_line(exc)}"
+        return None, f"{what}: {one_line(exc)}"
     if total == 0:
         return None, "empty after decompression"
     return (b"".join(chunks) if keep else b""), None
@@ -235,7 +237,7 @@ def end_of(path: str | os.PathLike[str], size: int = 512) -> tuple[bytes | None,
     except PermissionError:
         return None, "not readable (permission denied)"
     except OSError as exc:
-        return None, f"read error: {_one_line(exc)}"
+        return None, f"read error: {one_line(exc)}"
 
 
 def load(path: str | os.PathLike[str]) -> tuple[bytes | None, str | None]:
@@ -251,10 +253,3 @@ def read_text(path: str | os.PathLike[str]) -> str:
     """Return the decompressed text of a file (undecodable bytes replaced)."""
     with open_bytes(path) as fh:
         return fh.read().decode("utf-8", errors="replace")
-
-
-def _one_line(exc: BaseException | str) -> str:
-    text = " ".join(str(exc).split())
-    if isinstance(exc, BaseException):
-        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text

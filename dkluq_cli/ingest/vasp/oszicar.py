@@ -11,8 +11,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from dkluq_cli.errors import one_line
 from dkluq_cli.ingest.vasp.convergence import ionic_check
-from dkluq_cli.ingest.vasp.files import RunFiles, _one_line, probe, read_text
+from dkluq_cli.ingest.vasp.files import RunFiles, probe, read_text
 from dkluq_cli.ingest.vasp.parsers import check_readable, quiet_call
 from dkluq_cli.ingest.vasp.result import (
     DEFAULT_EDIFF,
@@ -38,7 +39,7 @@ def read_incar(run: RunFiles, suffix: str) -> dict[str, Any]:
     try:
         return dict(quiet_call(Incar.from_str, read_text(path)))
     except Exception as exc:  # noqa: BLE001 - an unreadable INCAR is treated as absent
-        logger.debug("%s: cannot read INCAR (%s)", path, _one_line(exc))
+        logger.debug("%s: cannot read INCAR (%s)", path(exc))
         return {}
 
 
@@ -61,7 +62,7 @@ def read_oszicar(run: RunFiles, path: Path, energy_kind: str, cross_check: bool 
     try:
         osz = quiet_call(Oszicar, str(path))
     except Exception as exc:
-        raise Reject(UNREADABLE, f"{name}: pymatgen cannot parse it ({_one_line(exc)})") from exc
+        raise Reject(UNREADABLE, f"{name}: pymatgen cannot parse it ({one_line(exc)})") from exc
     steps = osz.ionic_steps or []
     if not steps:
         raise Reject(NO_STEP, f"{name}: no complete ionic step (no 'F=' line)")

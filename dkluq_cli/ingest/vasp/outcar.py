@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from dkluq_cli.errors import one_line
 from dkluq_cli.ingest.vasp.convergence import ionic_check, outcar_electronic
-from dkluq_cli.ingest.vasp.files import RunFiles, _one_line
+from dkluq_cli.ingest.vasp.files import RunFiles
 from dkluq_cli.ingest.vasp.parsers import (
     ase_energy,
     ase_images,
@@ -79,7 +80,7 @@ def read_outcar(run: RunFiles, path: Path, energy_kind: str, cross_check: bool =
         out = quiet_call(Outcar, str(path))
         quiet_call(out.read_pattern, OUTCAR_PATTERNS, terminate_on_match=False, postprocess=str)
     except Exception as exc:
-        raise Reject(UNREADABLE, f"{name}: pymatgen cannot parse it ({_one_line(exc)})") from exc
+        raise Reject(UNREADABLE, f"{name}: pymatgen cannot parse it ({one_line(exc)})") from exc
     data = out.data
     raw = out.final_energy if energy_kind == "sigma0" else out.final_fr_energy
     n_steps = len(data.get("summary") or [])
@@ -97,12 +98,12 @@ def read_outcar(run: RunFiles, path: Path, energy_kind: str, cross_check: bool =
         atoms = ase_images(path, "vasp-out")[-1]
         other = ase_energy(atoms, energy_kind)
     except Exception as exc:  # noqa: BLE001 - the structure then comes from CONTCAR/POSCAR
-        logger.debug("%s: ASE cannot read it (%s)", path, _one_line(exc))
+        logger.debug("%s: ASE cannot read it (%s)", path(exc))
         struct_name, structure = neighbour_structure(
             run,
             run.suffix_of(path),
             static,
-            f"ASE cannot read {name} ({_one_line(exc)})",
+            f"ASE cannot read {name} ({one_line(exc)})",
             cross_check=cross_check,
         )
         source = f"{name}+{struct_name}"

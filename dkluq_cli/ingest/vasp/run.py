@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from dkluq_cli.ingest.vasp.files import ENERGY_SOURCES, RunFiles, _one_line
+from dkluq_cli.errors import one_line
+from dkluq_cli.ingest.vasp.files import ENERGY_SOURCES, RunFiles
 from dkluq_cli.ingest.vasp.oszicar import read_oszicar
 from dkluq_cli.ingest.vasp.outcar import read_outcar
 from dkluq_cli.ingest.vasp.result import (
@@ -49,9 +50,7 @@ def read_run(run: RunFiles, energy_kind: str = "sigma0", cross_check: bool = Fal
         return _read_run(run, energy_kind, cross_check)
     except Exception as exc:
         logger.debug("internal error reading %s", run.directory, exc_info=True)
-        return RunResult(
-            run.name, "", category=INTERNAL, reason=f"internal error: {_one_line(exc)}"
-        )
+        return RunResult(run.name, "", category=INTERNAL, reason=f"internal error: {one_line(exc)}")
 
 
 def _read_source(

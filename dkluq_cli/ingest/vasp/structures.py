@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dkluq_cli.ingest.vasp.files import RunFiles, _one_line, read_text
+from dkluq_cli.errors import one_line
+from dkluq_cli.ingest.vasp.files import RunFiles, read_text
 from dkluq_cli.ingest.vasp.parsers import ase_images, check_readable, compare, quiet_call
 from dkluq_cli.ingest.vasp.result import DISAGREE, NO_STRUCTURE, UNREADABLE, Reject
 
@@ -33,14 +34,14 @@ def read_poscar(path: Path, cross_check: bool = False) -> Any:
         structure = poscar.structure
     except Exception as exc:
         raise Reject(
-            UNREADABLE, f"{path.name}: pymatgen cannot parse it ({_one_line(exc)})"
+            UNREADABLE, f"{path.name}: pymatgen cannot parse it ({one_line(exc)})"
         ) from exc
     if cross_check:
         try:
             atoms = ase_images(path, "vasp")[-1]
         except Exception as exc:
             raise Reject(
-                DISAGREE, f"{path.name}: pymatgen reads it but ASE cannot ({_one_line(exc)})"
+                DISAGREE, f"{path.name}: pymatgen reads it but ASE cannot ({one_line(exc)})"
             ) from exc
         compare(path.name, structure, atoms, None, None)
     if len(structure) == 0:

@@ -20,8 +20,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from dkluq_cli.errors import one_line
 from dkluq_cli.ingest.vasp.convergence import nelm_problem, vasprun_ionic
-from dkluq_cli.ingest.vasp.files import RunFiles, _one_line, end_of
+from dkluq_cli.ingest.vasp.files import RunFiles, end_of
 from dkluq_cli.ingest.vasp.parsers import (
     ase_energy,
     ase_images,
@@ -88,7 +89,7 @@ def _read_incomplete(
     check_readable(path)
     end = xml_end(path)
     if end.complete:  # well-formed XML that pymatgen cannot read
-        raise Reject(UNREADABLE, f"{path.name}: pymatgen cannot parse it ({_one_line(exc)})")
+        raise Reject(UNREADABLE, f"{path.name}: pymatgen cannot parse it ({one_line(exc)})")
     limit, damage = end.broken if end.broken is not None else (None, None)
     with steps_copy(path, limit) as cut:
         if cut is None:
@@ -98,7 +99,7 @@ def _read_incomplete(
             vr = quiet_call(Vasprun, str(cut), **_OPTIONS, exception_on_bad_xml=False)
         except Exception as err:
             raise Reject(
-                UNREADABLE, f"{path.name}: pymatgen cannot parse it ({_one_line(err)})"
+                UNREADABLE, f"{path.name}: pymatgen cannot parse it ({one_line(err)})"
             ) from err
         with_ase = cross_check or _pstress(vr)
         return _parsed(
@@ -155,7 +156,7 @@ def _parsed(
     try:
         conv_el = bool(quiet_call(lambda: vr.converged_electronic))
     except Exception as exc:  # noqa: BLE001 - fall back to the plain NELM count
-        logger.debug("%s: pymatgen converged_electronic failed (%s)", path, _one_line(exc))
+        logger.debug("%s: pymatgen converged_electronic failed (%s)", path(exc))
         conv_el = n_elec < nelm
     if not conv_el:
         problems.append(nelm_problem(n_elec, nelm))
@@ -178,6 +179,6 @@ def _compare_with_ase(name: str, source: Path, structure: Any, energy: float, ki
         other = ase_energy(atoms, kind)
     except Exception as exc:
         raise Reject(
-            DISAGREE, f"{name}: pymatgen reads it but ASE cannot ({_one_line(exc)})"
+            DISAGREE, f"{name}: pymatgen reads it but ASE cannot ({one_line(exc)})"
         ) from exc
     compare(name, structure, atoms, energy, other)
