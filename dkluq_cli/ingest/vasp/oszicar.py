@@ -39,7 +39,7 @@ def read_incar(run: RunFiles, suffix: str) -> dict[str, Any]:
     try:
         return dict(quiet_call(Incar.from_str, read_text(path)))
     except Exception as exc:  # noqa: BLE001 - an unreadable INCAR is treated as absent
-        logger.debug("%s: cannot read INCAR (%s)", path(exc))
+        logger.debug("%s: cannot read INCAR (%s)", path, one_line(exc))
         return {}
 
 

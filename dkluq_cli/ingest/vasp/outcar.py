@@ -98,7 +98,7 @@ def read_outcar(run: RunFiles, path: Path, energy_kind: str, cross_check: bool =
         atoms = ase_images(path, "vasp-out")[-1]
         other = ase_energy(atoms, energy_kind)
     except Exception as exc:  # noqa: BLE001 - the structure then comes from CONTCAR/POSCAR
-        logger.debug("%s: ASE cannot read it (%s)", path(exc))
+        logger.debug("%s: ASE cannot read it (%s)", path, one_line(exc))
         struct_name, structure = neighbour_structure(
             run,
             run.suffix_of(path),

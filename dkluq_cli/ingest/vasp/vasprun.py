@@ -156,7 +156,7 @@ def _parsed(
     try:
         conv_el = bool(quiet_call(lambda: vr.converged_electronic))
     except Exception as exc:  # noqa: BLE001 - fall back to the plain NELM count
-        logger.debug("%s: pymatgen converged_electronic failed (%s)", path(exc))
+        logger.debug("%s: pymatgen converged_electronic failed (%s)", path, one_line(exc))
         conv_el = n_elec < nelm
     if not conv_el:
         problems.append(nelm_problem(n_elec, nelm))
