@@ -1,4 +1,4 @@
-"""The CLI frame: help, version, global options, the error convention, fast start-up."""
+"""The CLI app: help, version, global options, the error convention, fast start-up."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""dkluq_cli.analysis.lattice_model (what a model stores about its lattice) and dkluq_cli.analysis.centre (the one
-reference rule of scan, suggest and eos), on a stub model."""
+"""dkluq_cli.analysis.lattice_model (what a model stores about its lattice) and
+dkluq_cli.analysis.centre (the one rule for the lattice scan, suggest and eos centre on), on a
+stub model."""
 
 from __future__ import annotations
 
