@@ -142,3 +142,38 @@ def test_a_plain_ingest_leaves_what_the_first_update_reuses(tree, tmp_path, invo
     assert result.exit_code == 0, result.output
     err = plain(result.stderr)
     assert "reused (files unchanged) 39" in err and "read (new or changed) 0" in err
+
+
+def test_update_keeps_the_parent_crystal_of_unchanged_runs(tree, tmp_path, monkeypatch):
+    from dkluq_cli.ingest import pipeline
+
+    out = tmp_path / "u"
+    run_ingest(tree, out, update=False)
+    reference = out / "t.reference.vasp"
+    written = reference.read_bytes()
+    assert written.splitlines()[0].decode().endswith("]")  # the key of the runs it came from
+
+    def no_analysis(*args, **kwargs):
+        raise AssertionError("the parent crystal was analysed again")
+
+    monkeypatch.setattr(pipeline, "parent_crystal", no_analysis)
+    paths = check_outputs(out / "t.csv", update=True, force=False)
+    res = ingest([tree], workers=1, reuse=paths.sidecar)
+    try:
+        write_outputs(res, paths)
+        assert res.parent_line is not None and "m-3m" in res.parent_line
+    finally:
+        res.close()
+    assert reference.read_bytes() == written
+
+    # one run fewer: another set of runs, so the parent is analysed (and written) again
+    monkeypatch.undo()
+    shutil.rmtree(next(p.parent for p in sorted(tree.rglob("vasprun.xml"))))
+    paths = check_outputs(out / "t.csv", update=True, force=False)
+    res = ingest([tree], workers=1, reuse=paths.sidecar)
+    try:
+        write_outputs(res, paths)
+        assert "m-3m" in res.parent_line
+    finally:
+        res.close()
+    assert reference.read_bytes().splitlines()[0] != written.splitlines()[0]

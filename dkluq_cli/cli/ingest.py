@@ -184,15 +184,14 @@ def _reference_line(console, result, out_paths) -> None:
     """Which reference crystal ``train`` will use, and where it was written."""
     from rich.markup import escape
 
-    parent = result.parent
-    if parent is None:
+    if result.parent_line is None:
         console.print(
             "reference crystal: none written (the accepted runs mix compositions); dkluq train "
             "rebuilds each composition's parent crystal from the .extxyz, or takes --reference"
         )
         return
     console.print(
-        f"reference crystal: {escape(parent.describe())} → {escape(str(out_paths.reference))}"
+        f"reference crystal: {escape(result.parent_line)} → {escape(str(out_paths.reference))}"
         " (dkluq train uses it; --reference POSCAR overrides)"
     )
 

@@ -27,11 +27,36 @@ def reference_file(table: Path, formula: str | None = None) -> Path:
     return table.with_name(table.stem + tail)
 
 
-def write_reference(parent: ParentCrystal, path: Path) -> Path:
-    """Write a parent crystal as a POSCAR whose comment line says how it was found."""
-    return write_poscar(
-        parent.crystal.structure(), path, f"dkluq parent crystal: {parent.describe()}"
-    )
+#: How the comment line of the parent-crystal POSCAR starts.
+COMMENT_PREFIX = "dkluq parent crystal: "
+
+
+def write_reference(parent: ParentCrystal, path: Path, key: str = "") -> Path:
+    """Write a parent crystal as a POSCAR whose comment line says how it was found.
+
+    Args:
+        parent: The parent crystal.
+        path: Destination (:func:`reference_file`).
+        key: A digest of what the parent was computed from, kept at the end of the comment line
+            (``[key]``) so that a later ingest of the same runs can reuse the file
+            (:func:`reusable_reference`).
+    """
+    tag = f" [{key}]" if key else ""
+    return write_poscar(parent.crystal.structure(), path, COMMENT_PREFIX + parent.describe() + tag)
+
+
+def reusable_reference(path: Path, key: str) -> str | None:
+    """The description of the parent crystal in ``path`` when it was written for ``key``
+    (:func:`write_reference`), else None: an ``ingest --update`` whose accepted runs did not
+    change keeps the file instead of analysing the symmetry again."""
+    if not key or not path.is_file():
+        return None
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        first = fh.readline().rstrip("\n")
+    tag = f" [{key}]"
+    if first.startswith(COMMENT_PREFIX) and first.endswith(tag):
+        return first[len(COMMENT_PREFIX) : -len(tag)]
+    return None
 
 
 def reference_for_table(table: Path, formula: str | None) -> Crystal | None:

@@ -12,6 +12,7 @@ re-running over the same tree, reusing runs or not, on any scheduler, gives byte
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections import Counter
@@ -22,8 +23,13 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from dkluq_cli.crystal.parent import ParentCrystal, parent_crystal
-from dkluq_cli.crystal.table_reference import reference_file, write_reference
+from dkluq_cli import __version__
+from dkluq_cli.crystal.parent import SYMPREC, ParentCrystal, parent_crystal
+from dkluq_cli.crystal.table_reference import (
+    reference_file,
+    reusable_reference,
+    write_reference,
+)
 from dkluq_cli.data.output import atomic_write, check_writable
 from dkluq_cli.data.table import write_table
 from dkluq_cli.errors import DkluqError, InputError
@@ -125,6 +131,8 @@ class IngestResult:
     stats: ReadStats
     sidecar_header: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    parent_line: str | None = None
+    """The parent crystal's description once :func:`write_outputs` wrote (or kept) its POSCAR."""
 
     @cached_property
     def _counts(self) -> tuple[int, Counter, Counter]:
@@ -177,6 +185,15 @@ class IngestResult:
         energies = [float(a.info.get("energy_eV", "nan")) for a in frames]
         structures = [AseAtomsAdaptor.get_structure(a) for a in frames]
         return parent_crystal(structures, "the ingested runs", energies)
+
+    @cached_property
+    def frames_key(self) -> str:
+        """A digest of what the parent crystal is computed from: the accepted runs' frames
+        (structures and energies), the symmetry tolerance and the dkluq version."""
+        digest = hashlib.sha256(f"dkluq {__version__} symprec {SYMPREC}\n".encode())
+        for _, xyz in self.store.rows(self.keep):
+            digest.update(xyz.encode())
+        return digest.hexdigest()[:16]
 
     @property
     def rejected(self) -> list[dict[str, str]]:
@@ -308,9 +325,15 @@ def write_outputs(result: IngestResult, paths: OutputPaths, *, force: bool = Fal
         for _, xyz in result.store.rows(keep):
             fh.write(xyz)
     written = [*written, paths.table, paths.extxyz]
-    parent = result.parent
-    if parent is not None and paths.reference is not None:
-        written.append(write_reference(parent, paths.reference))
+    if paths.reference is not None and len(result.compositions) == 1:
+        key = result.frames_key
+        kept = reusable_reference(paths.reference, key) if paths.update else None
+        if kept is not None:
+            result.parent_line = kept
+            written.append(paths.reference)
+        elif (parent := result.parent) is not None:
+            written.append(write_reference(parent, paths.reference, key))
+            result.parent_line = parent.describe()
     return written
 
 
