@@ -79,7 +79,15 @@ def test_predict_frame_columns_and_domain():
     np.testing.assert_allclose(scored[cols["z"]], [-1.0, 1.0, -0.5])
     s = summarise(scored, "energy_eV")
     assert s["n"] == 3 and s["n_in_domain"] == 2 and s["metrics"]["rmse"] > 0
+    assert s["n_compared"] == 3
     assert "metrics" not in summarise(out, "energy_eV")
+    # rows without a value are left out of the metrics and counted; one value is too few
+    gaps = truth.assign(energy_eV=[truth.energy_eV[0], np.nan, truth.energy_eV[2]])
+    s = summarise(predict_frame(sur, gaps), "energy_eV")
+    assert s["n_compared"] == 2 and np.isfinite(s["metrics"]["rmse"])
+    one = truth.assign(energy_eV=[truth.energy_eV[0], np.nan, np.nan])
+    s = summarise(predict_frame(sur, one), "energy_eV")
+    assert s["n_compared"] == 1 and "metrics" not in s
 
 
 def test_predict_frame_refuses_wrong_inputs():

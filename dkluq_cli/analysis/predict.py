@@ -322,7 +322,8 @@ def predict_frame(
 
 
 def summarise(out: pd.DataFrame, target: str) -> dict[str, Any]:
-    """Counts and, when the truth is known, the error metrics of a prediction table."""
+    """Counts and, when the truth is known, the error metrics of a prediction table
+    (``n_compared``: the rows with a finite value in the target column; metrics from two)."""
     cols = output_columns(target)
     summary: dict[str, Any] = {
         "n": len(out),
@@ -331,6 +332,7 @@ def summarise(out: pd.DataFrame, target: str) -> dict[str, Any]:
     }
     if cols["error"] in out.columns:
         ok = np.isfinite(out[cols["error"]].to_numpy(float))
+        summary["n_compared"] = int(ok.sum())
         if ok.sum() >= 2:
             truth = out.loc[ok, cols["mean"]].to_numpy(float) - out.loc[ok, cols["error"]].to_numpy(
                 float

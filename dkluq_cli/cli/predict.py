@@ -64,12 +64,16 @@ def predict_cmd(
         f"{s['n']} rows → {output}: {s['n_in_domain']} in the training domain, "
         f"mean {cols['std']} {s['mean_std']:.4g} {surrogate.target_unit}"
     )
+    compared = s.get("n_compared", s["n"])
+    which = f" ({compared} of {s['n']} rows have a value)" if compared < s["n"] else ""
     if "metrics" in s:
         m = s["metrics"]
         msg += (
-            f"; against the {surrogate.target} column: RMSE {m['rmse']:.4g}, "
+            f"; against the {surrogate.target} column{which}: RMSE {m['rmse']:.4g}, "
             f"coverage_95 {m['coverage_95']:.3f}, NLL {m['nll']:.3f}"
         )
+    elif "n_compared" in s:
+        msg += f"; the {surrogate.target} column has {compared} value(s), too few to compare"
     console.print(msg)
     n_out = s["n"] - s["n_in_domain"]
     if n_out:
