@@ -5,9 +5,7 @@ least squares on the training rows, and let the DKL model only the residual ``y 
 crystal's energy against its lattice parameters the cubic trend is the third-order elastic
 expansion about the centre of the training box (a reference energy, the stress term, second- and
 third-order elastic constants); the network and the GP then only learn what that expansion
-misses. Measured on the 5000-structure SrTiO3 sample (4000 training rows, independent draw, the
-default schedule): the cubic alone leaves 4.2 meV/atom, the DKL on top of it 0.97–0.98 (seeds
-0–2), the DKL without it 4.3.
+misses (how much that gains on the SrTiO3 sample is in ``benchmarks/results/README.md``).
 
 The trend's own uncertainty is its confidence band ``Var t̂(x) = a(x)ᵀ C a(x)``, added to the
 GP's predictive variance, with ``C`` the coefficients' covariance. The textbook least-squares
@@ -189,8 +187,8 @@ class PolynomialTrend:
 
     def mean_and_variance(self, x: np.ndarray, chunk: int = 8192) -> tuple[np.ndarray, np.ndarray]:
         """The trend and its variance at ``x`` (target units and target units²), sharing one
-        design matrix per chunk of ``chunk`` rows (a 160 000-row scan would otherwise allocate
-        three 100 MB matrices, and on this VM the page faults alone cost more than the maths)."""
+        design matrix per chunk of ``chunk`` rows (one design matrix for a whole large scan
+        would cost more in memory traffic than the arithmetic it feeds)."""
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         if x.size == 0:
             return np.zeros(0), np.zeros(0)
