@@ -161,7 +161,10 @@ def make_mlp(width: int, depth: int, dropout: float) -> Any:
     from dkluq_cli.model.svgp.resnet import FCResNet
 
     return nn.Sequential(
-        FCResNet(6, width, depth, dropout, "relu", spectral_norm=False), nn.Linear(width, 2)
+        FCResNet(
+            6, width=width, depth=depth, dropout=dropout, activation="relu", spectral_norm=False
+        ),
+        nn.Linear(width, 2),
     )
 
 

@@ -45,7 +45,9 @@ def _no_temp_files(folder) -> bool:
 
 
 def test_parity_plot(tmp_path, preds):
-    out = parity_plot(*preds, tmp_path / "parity.png", _metrics(*preds), unit="eV", title="test")
+    out = parity_plot(
+        *preds, tmp_path / "parity.png", metrics=_metrics(*preds), unit="eV", title="test"
+    )
     assert out == tmp_path / "parity.png"
     assert _is_png(out)
     assert _no_temp_files(tmp_path)
@@ -91,19 +93,19 @@ def test_inducing_plot(tmp_path):
 
 
 def test_format_from_suffix_and_replace(tmp_path, preds):
-    svg = parity_plot(*preds, tmp_path / "parity.svg", _metrics(*preds))
+    svg = parity_plot(*preds, tmp_path / "parity.svg", metrics=_metrics(*preds))
     assert svg.read_text(encoding="utf-8").lstrip().startswith("<?xml")
-    pdf = parity_plot(*preds, tmp_path / "parity.pdf", _metrics(*preds))
+    pdf = parity_plot(*preds, tmp_path / "parity.pdf", metrics=_metrics(*preds))
     assert pdf.read_bytes().startswith(b"%PDF")
     before = pdf.read_bytes()
     parity_plot(
-        *preds, tmp_path / "parity.pdf", _metrics(*preds), title="again"
+        *preds, tmp_path / "parity.pdf", metrics=_metrics(*preds), title="again"
     )  # existing file replaced
     after = pdf.read_bytes()
     assert after.startswith(b"%PDF")
     assert after != before
     with pytest.raises(OutputError, match="unknown format"):
-        parity_plot(*preds, tmp_path / "parity.jpeg2", _metrics(*preds))
+        parity_plot(*preds, tmp_path / "parity.jpeg2", metrics=_metrics(*preds))
     assert not (tmp_path / "parity.jpeg2").exists()
     assert _no_temp_files(tmp_path)
 
@@ -112,6 +114,6 @@ def test_no_pyplot_figures_left_open(tmp_path, preds):
     import matplotlib.pyplot as plt
 
     before = len(plt.get_fignums())
-    parity_plot(*preds, tmp_path / "p.png", _metrics(*preds))
+    parity_plot(*preds, tmp_path / "p.png", metrics=_metrics(*preds))
     calibration_plot([_curve("model", *preds)], tmp_path / "c.png")
     assert len(plt.get_fignums()) == before

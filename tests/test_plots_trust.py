@@ -146,5 +146,13 @@ def test_eos_title_fits(tmp_path, drawn):
         "B0": {"mean": 96.123456, "std": 12345.678, "ci95": [50.0, 150.0]},
         "V0": {"mean": 163.7, "std": 0.5, "ci95": [163.0, 164.4]},
     }
-    eos_plot(v, e, (e - 0.01, e + 0.01), curves, stats, "birch_murnaghan", tmp_path / "eos.png")
+    eos_plot(
+        v,
+        e,
+        (e - 0.01, e + 0.01),
+        curves=curves,
+        stats=stats,
+        eos_name="birch_murnaghan",
+        path=tmp_path / "eos.png",
+    )
     assert _inside(drawn["eos.png"])

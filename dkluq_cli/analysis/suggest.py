@@ -172,7 +172,16 @@ def suggest(
     lo, hi = make_box(centre, lattice_range, fix_angles=fix_angles)
     if target != "energy":
         return _for_property(
-            surrogate, centre, n, (lo, hi), target, until_width, pool_size, seed, n_atoms, say
+            surrogate,
+            centre,
+            n=n,
+            box=(lo, hi),
+            target=target,
+            until_width=until_width,
+            pool_size=pool_size,
+            seed=seed,
+            n_atoms=n_atoms,
+            say=say,
         )
     if strategy == "random":
         params = random_points(lo, hi, n, seed)
@@ -234,6 +243,7 @@ def _check_target(target: str, strategy: str, until_width: float | None) -> None
 def _for_property(
     surrogate: Surrogate,
     centre: np.ndarray,
+    *,
     n: int,
     box: tuple[np.ndarray, np.ndarray],
     target: str,

@@ -90,9 +90,9 @@ def elastic_cmd(
                     res.components(),
                     res.significant(),
                     res.lines,
-                    res.tensor_of_mean,
-                    res.volume,
-                    out.staging / "elastic.png",
+                    tensor=res.tensor_of_mean,
+                    volume=res.volume,
+                    path=out.staging / "elastic.png",
                     title=f"elastic constants at {_cell(res.at)}",
                 )
             )

@@ -78,7 +78,13 @@ def eos_cmd(
             band = res.sample_band()
             files.append(
                 eos_plot(
-                    res.volumes, res.mean, band, curves, stats, res.eos, out.staging / "eos.png"
+                    res.volumes,
+                    res.mean,
+                    band,
+                    curves=curves,
+                    stats=stats,
+                    eos_name=res.eos,
+                    path=out.staging / "eos.png",
                 )
             )
     console = err_console()

@@ -110,10 +110,10 @@ def suggest_cmd(
                     sug.volume,
                     sug.std,
                     sug.std_given_previous,
-                    sug.pool_volume,
-                    sug.pool_std,
-                    sug.strategy,
-                    out.staging / "suggest.png",
+                    pool_volume=sug.pool_volume,
+                    pool_std=sug.pool_std,
+                    strategy=sug.strategy,
+                    path=out.staging / "suggest.png",
                     unit=surrogate.target_unit,
                 )
             )

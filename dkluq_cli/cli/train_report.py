@@ -23,7 +23,13 @@ def draw_figures(job) -> list[Path]:
         title = f"{ev.split} (n = {len(ev.y_true)})"
         out.append(
             parity_plot(
-                ev.y_true, ev.y_mean, ev.y_std, run / "parity.png", ev.metrics, fig.unit, title
+                ev.y_true,
+                ev.y_mean,
+                ev.y_std,
+                run / "parity.png",
+                metrics=ev.metrics,
+                unit=fig.unit,
+                title=title,
             )
         )
         out.append(calibration_plot(ev.calibration, run / "calibration.png", title))

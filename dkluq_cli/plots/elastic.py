@@ -23,6 +23,7 @@ def elastic_plot(
     components: dict[str, dict[str, Any]],
     shown: list[str],
     lines: Any,
+    *,
     tensor: np.ndarray,
     volume: float,
     path: str | os.PathLike[str],

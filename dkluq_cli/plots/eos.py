@@ -19,6 +19,7 @@ def eos_plot(
     volumes: np.ndarray,
     mean: np.ndarray,
     band: tuple[np.ndarray, np.ndarray],
+    *,
     curves: dict[str, Any],
     stats: dict[str, dict[str, Any]],
     eos_name: str,

@@ -18,6 +18,7 @@ def suggest_plot(
     volume: np.ndarray,
     std: np.ndarray,
     std_given_previous: np.ndarray,
+    *,
     pool_volume: np.ndarray,
     pool_std: np.ndarray,
     strategy: str,

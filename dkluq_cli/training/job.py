@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,19 +182,20 @@ def run_training(
     """
     say = status or (lambda _msg: None)
     callbacks = Callbacks(progress, should_stop, stop_after_epoch)
+    fit = partial(_run, callbacks=callbacks, say=say, plots=plots)
     if resume:
         if run_dir is None:
             raise InputError("--resume needs the run folder")
         table, cfg, crystal, splits, checkpoint = _resume_state(run_dir)
-        job, data = _run(table, cfg, splits, crystal, checkpoint, callbacks, say, plots=plots)
+        job, data = fit(table, cfg, splits=splits, crystal=crystal, checkpoint=checkpoint)
         return _write(job, data, run_dir, draw, say, final=run_dir)
     if table is None:
         raise InputError("no table given", hint="dkluq train TABLE.csv, or --resume RUN_DIR")
     splits = _read_split_file(split_file)
     if run_dir is None:
-        return _run(table, cfg, splits, crystal, None, callbacks, say, plots=plots)[0]
+        return fit(table, cfg, splits=splits, crystal=crystal, checkpoint=None)[0]
     with command_output(run_dir, "train", force=force, derived_go_too=True) as out:
-        job, data = _run(table, cfg, splits, crystal, None, callbacks, say, plots=plots)
+        job, data = fit(table, cfg, splits=splits, crystal=crystal, checkpoint=None)
         _write(job, data, out.staging, draw, say, final=run_dir)
     return replace(job, run_dir=run_dir, files=[out.final(f) for f in job.files])
 
@@ -229,12 +231,12 @@ def _read_split_file(split_file: Path | None) -> tuple[dict[str, Any], str] | No
 def _run(
     table: Path | pd.DataFrame,
     cfg: TrainConfig,
+    *,
     splits: tuple[dict[str, Any], str] | None,
     crystal: Crystal | None,
     checkpoint: dict[str, Any] | None,
     callbacks: Callbacks,
     say: Callable[[str], None],
-    *,
     plots: bool,
 ) -> tuple[TrainJob, TrainingData]:
     """Read the rows, train, compute the metrics and the figures' numbers; write nothing."""
@@ -285,7 +287,9 @@ def run_metrics(data: TrainingData, result: TrainResult) -> dict[str, Any]:
     metrics["regime"] = result.regime
     held = result.held_out
     method = result.regime.get("calibration", {}).get("method", "")
-    metrics["held_out"] = held_out_metrics(sur, data.x, data.y, splits, data.n_atoms, held, method)
+    metrics["held_out"] = held_out_metrics(
+        sur, data.x, data.y, splits=splits, n_atoms=data.n_atoms, held=held, method=method
+    )
     metrics["inducing_init"] = result.inducing_init
     metrics["trend"] = trend_metrics(sur, data.x, data.y, splits)
     metrics["training"] = {

@@ -86,6 +86,7 @@ def held_out_metrics(
     sur: Any,
     x: np.ndarray,
     y: np.ndarray,
+    *,
     splits: dict[str, list[int]],
     n_atoms: np.ndarray | None,
     held: tuple[np.ndarray, np.ndarray, np.ndarray] | None,

@@ -143,7 +143,7 @@ def _refit(
             y[idx],
             head.basis,
             blocks,
-            priors,
+            priors=priors,
             restarts=0,
             seed=seed,
             max_iter=FOLD_ITERATIONS,

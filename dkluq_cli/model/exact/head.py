@@ -283,7 +283,9 @@ def fit_candidates(
             basis = StrainPolynomial(-1, acts, np.zeros((0, x.shape[1]), dtype=np.int64))
         else:
             basis = StrainPolynomial.build(deg, acts, x.shape[1], seed=seed)
-        params, loss = fit_hyperparameters(x, y, basis, blocks, priors, restarts, seed, max_iter)
+        params, loss = fit_hyperparameters(
+            x, y, basis, blocks, priors=priors, restarts=restarts, seed=seed, max_iter=max_iter
+        )
         head = ExactHead(x, y, basis, params)
         entry = {"degree": deg, "n_basis": len(basis.exponents), "loo_nll": head.loo_nll()}
         head.selection = [{**entry, "loss": loss}]

@@ -179,6 +179,7 @@ def fit_hyperparameters(
     y: Tensor,
     basis: StrainPolynomial,
     blocks: np.ndarray,
+    *,
     priors: ExactPriors = ExactPriors(),
     restarts: int = 2,
     seed: int = 0,

@@ -32,6 +32,7 @@ class FCResNet(nn.Module):
     def __init__(
         self,
         input_dim: int,
+        *,
         width: int = 128,
         depth: int = 4,
         dropout: float = 0.01,
