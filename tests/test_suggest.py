@@ -111,7 +111,8 @@ def mean_nearest_distance(params: np.ndarray, lo: np.ndarray, hi: np.ndarray) ->
 
 
 def test_batch_is_more_diverse_than_max_std(surrogate):
-    from dkluq_cli.analysis.suggest import min_pairwise_distance, suggest
+    from dkluq_cli.analysis.grids import min_pairwise_distance
+    from dkluq_cli.analysis.suggest import suggest
 
     kw = {"lattice_range": (0.9, 1.1), "pool_size": 1024, "seed": 1}
     batch = suggest(surrogate, P_REF, 12, strategy="batch", **kw)

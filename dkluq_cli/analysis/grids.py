@@ -11,7 +11,8 @@ relative to the reference (0.9–1.1 is ±10 %: 90° becomes 81°–99°).
   angles held (``scan``'s equation-of-state line and ``eos``'s line);
 * 2-D maps (:func:`grid_2d`): two parameters scaled independently on an N × N grid;
 * the candidate box of ``suggest`` (:func:`make_box`) and the points drawn in it
-  (:func:`sobol_pool`, :func:`random_points`).
+  (:func:`sobol_pool`, :func:`random_points`), and how far apart points in it lie
+  (:func:`min_pairwise_distance`).
 
 Grids may hold impossible cells (:func:`dkluq_cli.crystal.lattice.valid_cells`); the box samplers drop
 them, the scans keep and flag them.
@@ -211,6 +212,21 @@ def _valid(params: np.ndarray) -> np.ndarray:
     return params[np.isfinite(vol) & (vol > 0)]
 
 
+def min_pairwise_distance(params: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
+    """Smallest distance between two candidates, in box-normalised coordinates (0–1 per axis).
+
+    Axes of zero width (fixed angles) are ignored.
+    """
+    span = hi - lo
+    keep = span > 0
+    u = (np.asarray(params)[:, keep] - lo[keep]) / span[keep]
+    if len(u) < 2:
+        return float("nan")
+    d = np.sqrt(((u[:, None, :] - u[None, :, :]) ** 2).sum(-1))
+    d[np.diag_indices_from(d)] = np.inf
+    return float(d.min())
+
+
 __all__ = [
     "ISO_NAME",
     "check_lattice_range",
@@ -220,6 +236,7 @@ __all__ = [
     "iso_params",
     "lattice_range_problem",
     "make_box",
+    "min_pairwise_distance",
     "random_points",
     "scale_grid",
     "sobol_pool",

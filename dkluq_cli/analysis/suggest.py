@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dkluq_cli.analysis.conditioning import PosteriorConditioner, greedy_batch, std_given_previous
-from dkluq_cli.analysis.grids import make_box, random_points, sobol_pool
+from dkluq_cli.analysis.grids import make_box, min_pairwise_distance, random_points, sobol_pool
 from dkluq_cli.analysis.lattice_model import LATTICE_FEATURES, check_lattice_features
 from dkluq_cli.analysis.predict import output_columns
 from dkluq_cli.analysis.targeted import (
@@ -171,15 +171,15 @@ def suggest(
     say = progress or (lambda _msg: None)
     lo, hi = make_box(centre, lattice_range, fix_angles=fix_angles)
     if target != "energy":
+        pool = sobol_pool(lo, hi, pool_size, seed)
         return _for_property(
             surrogate,
             centre,
+            pool,
+            (lo, hi),
             n=n,
-            box=(lo, hi),
             target=target,
             until_width=until_width,
-            pool_size=pool_size,
-            seed=seed,
             n_atoms=n_atoms,
             say=say,
         )
@@ -243,19 +243,18 @@ def _check_target(target: str, strategy: str, until_width: float | None) -> None
 def _for_property(
     surrogate: Surrogate,
     centre: np.ndarray,
+    pool: np.ndarray,
+    box: tuple[np.ndarray, np.ndarray],
     *,
     n: int,
-    box: tuple[np.ndarray, np.ndarray],
     target: str,
     until_width: float | None,
-    pool_size: int,
-    seed: int,
     n_atoms: int | None,
     say: Callable[[str], None],
 ) -> Suggestion:
-    """The ``batch`` picks for a property (:func:`dkluq_cli.analysis.targeted.targeted_batch`)."""
+    """The ``batch`` picks for a property (:func:`dkluq_cli.analysis.targeted.targeted_batch`)
+    from the candidate ``pool`` drawn in ``box``."""
     lo, hi = box
-    pool = sobol_pool(lo, hi, pool_size, seed)
     make = elastic_target if target == "elastic" else eos_target
     prop = make(surrogate, centre, n_atoms)
     say(f"{target}: {', '.join(prop.names)} at the zero-stress cell of the posterior mean")
@@ -322,21 +321,6 @@ def widths_frame(sug: Suggestion) -> pd.DataFrame:
     df = pd.DataFrame(sug.widths, columns=[f"{q}_halfwidth95_pct" for q in sug.quantities])
     df.insert(0, "pick", np.arange(len(df)))
     return df
-
-
-def min_pairwise_distance(params: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:
-    """Smallest distance between two candidates, in box-normalised coordinates (0–1 per axis).
-
-    Axes of zero width (fixed angles) are ignored.
-    """
-    span = hi - lo
-    keep = span > 0
-    u = (np.asarray(params)[:, keep] - lo[keep]) / span[keep]
-    if len(u) < 2:
-        return float("nan")
-    d = np.sqrt(((u[:, None, :] - u[None, :, :]) ** 2).sum(-1))
-    d[np.diag_indices_from(d)] = np.inf
-    return float(d.min())
 
 
 def summary(sug: Suggestion) -> dict[str, Any]:
