@@ -188,7 +188,8 @@ def report(df, summary: dict) -> str:
         "",
         f"Start: {st['initial']} random structures in p0 × [0.9, 1.1]; +{st['per_round']} per round "
         f"for {st['rounds']} rounds; test set: last {st['test']} rows of "
-        f"`sample_data/srtio3_lattice_energy.csv`; {st['epochs']} epochs per model (early stopping), "
+        f"`sample_data/srtio3_lattice_energy.csv`; dkluq's default head (`--head auto`: the exact GP "
+        f"up to 2000 training rows, so every model here; `--epochs {st['epochs']}` is the SVGP's), "
         f"pool {st['pool']} Sobol points, seed {st['seed']}; {summary['machine']}. "
         "One seed: differences of a round or two between strategies are within run-to-run noise.",
         "",
