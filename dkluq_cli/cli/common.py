@@ -19,9 +19,10 @@ import logging
 import sys
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, TypeVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -29,6 +30,9 @@ from typer.core import TyperCommand, TyperGroup
 from dkluq_cli.errors import DkluqError, one_line
 from dkluq_cli.model.device import DEVICES
 from dkluq_cli.plots.figure import FORMATS
+
+if TYPE_CHECKING:
+    from dkluq_cli.data.output import StagedFolder
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -204,6 +208,18 @@ def default_output(model: Path, command: str) -> Path:
     if model.name == "model.pt":
         return model.parent / command
     return model.parent / f"{model.stem}-{command}"
+
+
+def claim_output(
+    model: Path, output: Path | None, command: str, *, force: bool
+) -> AbstractContextManager[StagedFolder]:
+    """The command's output folder, staged (:func:`dkluq_cli.data.output.command_output`): ``-o``
+    when given (an existing, non-empty one needs ``--force``), else :func:`default_output`,
+    the command's own folder, whose previous output a rerun replaces."""
+    from dkluq_cli.data.output import command_output
+
+    folder = output if output is not None else default_output(model, command)
+    return command_output(folder, command, force=force, owned=output is None)
 
 
 # --- the error convention ---------------------------------------------------------------------

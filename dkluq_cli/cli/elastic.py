@@ -13,8 +13,8 @@ from dkluq_cli.cli.common import (
     Force,
     ModelPath,
     Plots,
+    claim_output,
     command,
-    default_output,
     echo_result,
     err_console,
     output_folder,
@@ -70,11 +70,9 @@ def elastic_cmd(
     from dkluq_cli.analysis.elastic_report import write_elastic
     from dkluq_cli.analysis.trained_model import load_model
     from dkluq_cli.cli.progress import Steps
-    from dkluq_cli.data.output import command_output
 
     trained = load_model(model, device)
-    out_dir = output if output is not None else default_output(model, "elastic")
-    claim = command_output(out_dir, "elastic", force=force, owned=output is None)
+    claim = claim_output(model, output, "elastic", force=force)
     with claim as out, Steps("elastic") as steps:
         steps(f"{samples} joint posterior draws of the surface on the strain stencil")
         res = trained.elastic(

@@ -16,8 +16,8 @@ from dkluq_cli.cli.common import (
     ModelPath,
     Plots,
     Reference,
+    claim_output,
     command,
-    default_output,
     echo_result,
     err_console,
     output_folder,
@@ -53,11 +53,9 @@ def eos_cmd(
     from dkluq_cli.analysis.eos_report import eos_curves, write_eos
     from dkluq_cli.analysis.trained_model import load_model
     from dkluq_cli.cli.progress import Steps
-    from dkluq_cli.data.output import command_output
 
     trained = load_model(model, device)
-    out_dir = output if output is not None else default_output(model, "eos")
-    claim = command_output(out_dir, "eos", force=force, owned=output is None)
+    claim = claim_output(model, output, "eos", force=force)
     with claim as out, Steps("eos") as steps:
         steps(f"{samples} joint posterior samples along the line, an EOS fitted to each")
         res = trained.eos(

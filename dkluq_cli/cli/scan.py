@@ -17,8 +17,8 @@ from dkluq_cli.cli.common import (
     Plots,
     Reference,
     ScanRange,
+    claim_output,
     command,
-    default_output,
     echo_result,
     edge_check,
     err_console,
@@ -87,11 +87,9 @@ def scan_cmd(
     from dkluq_cli.analysis.scan_report import summarise, write_scan
     from dkluq_cli.analysis.trained_model import load_model
     from dkluq_cli.cli.progress import Steps
-    from dkluq_cli.data.output import command_output
 
     trained = load_model(model, device)
-    out_dir = output if output is not None else default_output(model, "scan")
-    claim = command_output(out_dir, "scan", force=force, owned=output is None)
+    claim = claim_output(model, output, "scan", force=force)
     with claim as out, Steps("scan") as steps:
         result = trained.scan(
             reference=reference,
@@ -112,7 +110,7 @@ def scan_cmd(
             steps("drawing the figures")
             scan_figures(result, summary["iso_minimum"], out.staging, fmt)
     _print_summary(summary)
-    echo_result(str(out_dir))
+    echo_result(str(out.folder))
 
 
 def _print_summary(s: dict) -> None:

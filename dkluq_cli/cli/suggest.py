@@ -16,8 +16,8 @@ from dkluq_cli.cli.common import (
     Reference,
     Strategy,
     SuggestFor,
+    claim_output,
     command,
-    default_output,
     echo_result,
     err_console,
     output_folder,
@@ -65,20 +65,18 @@ def suggest_cmd(
     from dkluq_cli.analysis.lattice_model import load_lattice_model
     from dkluq_cli.analysis.suggest import suggest, summary, write_suggestion
     from dkluq_cli.cli.progress import Steps
-    from dkluq_cli.data.output import command_output
 
     if lattice_range is None:
         lattice_range = (0.9, 1.1) if for_ == "energy" else (0.95, 1.05)
     surrogate = load_lattice_model(model, device, "suggest")
     ref = choose_centre(surrogate, reference, match_composition=True, command="suggest")
     crystal = require_atoms(ref)
-    out_dir = output if output is not None else default_output(model, "suggest")
     console = err_console()
     console.print(
         f"box: {lattice_range[0]:g}–{lattice_range[1]:g} × {ref.source} "
         f"({', '.join(f'{v:.4g}' for v in ref.params)})"
     )
-    claim = command_output(out_dir, "suggest", force=force, owned=output is None)
+    claim = claim_output(model, output, "suggest", force=force)
     with claim as out, Steps("suggest") as steps:
         sug = suggest(
             surrogate,
@@ -120,7 +118,7 @@ def suggest_cmd(
     s = summary(sug)
     unit = surrogate.target_unit
     console.print(
-        f"{s['n']} candidates ({strategy}) → {out_dir}: σ mean {s['mean_std']:.4g} {unit}, max "
+        f"{s['n']} candidates ({strategy}) → {out.folder}: σ mean {s['mean_std']:.4g} {unit}, max "
         f"{s['max_std']:.4g} {unit}; σ given the higher-ranked picks mean "
         f"{s['mean_std_given_previous']:.4g} {unit}; min. pairwise distance "
         f"{s['min_pairwise_distance']:.3f} (box units)"
